@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) lowmem.vps contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Plan-then-apply for whole files: before/after for ``diff``, atomic writes only when needed.
+
+Every module that owns a file (sysctl drop-ins, fstab, /etc/default/grub, /etc/default/earlyoom,
+compose files) plans with :func:`plan_file` and writes with :func:`apply_file`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+
+class FilePlan(object):
+    """What would happen to one file: ``before``/``after`` text (None = absent)."""
+
+    def __init__(self, path, before, after, mode=None, before_mode=None):
+        self.path = path
+        self.before = before
+        self.after = after
+        self.mode = mode
+        self.before_mode = before_mode
+
+    @property
+    def mode_changed(self):
+        return self.after is not None and self.mode is not None and self.before_mode != self.mode
+
+    @property
+    def changed(self):
+        return self.before != self.after or self.mode_changed
+
+    def diff(self):
+        """A diff entry as Ansible's ``--diff`` callback expects it."""
+        return {
+            'before_header': self.path if self.before is not None else '%s (absent)' % self.path,
+            'after_header': self.path if self.after is not None else '%s (absent)' % self.path,
+            'before': self.before or '',
+            'after': self.after or '',
+        }
+
+
+def read_text(path):
+    """Text of ``path``, or None when it does not exist."""
+    try:
+        with open(path, 'r', encoding='utf-8') as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def file_mode(path):
+    """Permission bits of ``path``, or None when it does not exist."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        return None
+
+
+def plan_file(path, content, mode=None):
+    """Plan to make ``path`` hold ``content`` (None: remove it) with permission bits ``mode``."""
+    return FilePlan(path, read_text(path), content, mode, file_mode(path))
+
+
+def apply_file(module, plan, parent_mode=0o755):
+    """Carry out ``plan`` (a FilePlan) outside check mode; no-op when nothing changes.
+
+    The new text goes to a temporary file in the target's directory, then
+    ``module.atomic_move`` puts it in place, so a reader never sees half a file and an
+    interrupted run leaves the old file intact. A missing parent directory is created
+    only when its own parent exists (``/etc/sysctl.d`` on a minimal Debian, never a
+    whole invented tree).
+    """
+    if not plan.changed or module.check_mode:
+        return False
+    if plan.after is None:
+        os.unlink(plan.path)
+        return True
+    if plan.before == plan.after:
+        os.chmod(plan.path, plan.mode)
+        return True
+    directory = os.path.dirname(plan.path) or '.'
+    if not os.path.isdir(directory):
+        if not os.path.isdir(os.path.dirname(directory) or '.'):
+            module.fail_json(msg='cannot write %s: directory %s does not exist' % (plan.path, directory))
+        os.mkdir(directory, parent_mode)
+    fd, tmp_path = tempfile.mkstemp(prefix='.%s.' % os.path.basename(plan.path), dir=directory)
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
+            handle.write(plan.after)
+        os.chmod(tmp_path, plan.mode if plan.mode is not None else 0o644)
+        module.atomic_move(tmp_path, plan.path)
+        if plan.mode is not None:
+            # atomic_move keeps an existing file's permissions: enforce the planned ones.
+            os.chmod(plan.path, plan.mode)
+    finally:
+        if os.path.exists(tmp_path):
+            os.unlink(tmp_path)
+    return True

@@ -1,0 +1,241 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) lowmem.vps contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: sysctl_dropin
+short_description: Own one sysctl.d drop-in, validated and guarded, and apply it live with read-back
+version_added: 1.0.0
+description:
+  - Writes all given kernel parameters into one drop-in file under C(/etc/sysctl.d/) (never C(/etc/sysctl.conf),
+    which Debian 13 no longer reads), as a whole file with a header, atomically, with C(--diff) support.
+  - Before anything is written, every key must exist under C(/proc/sys) of the running kernel, every value must be an
+    integer, and guard rails for small machines hold (C(vm.min_free_kbytes) at most O(min_free_kbytes_max_percent)
+    of MemTotal, C(vm.swappiness) in 0..200). Any violation fails with one message listing every problem.
+  - With O(apply=true) the values are written to C(/proc/sys) and read back; a value the kernel did not take fails
+    the task. In containers C(/proc/sys) is read-only, so roles pass O(apply=false) there and the module only
+    reports which running values differ (RV(live_pending)).
+  - Warns when a file that systemd-sysctl applies after this one sets one of the same keys (for example Debian 12's
+    C(99-sysctl.conf) link to C(/etc/sysctl.conf)), because that value would win at boot.
+  - One module call does what M(ansible.posix.sysctl) does in one call per key; on a 512 MB machine every module
+    process costs memory and seconds, so the role manages the whole drop-in at once.
+author:
+  - lowmem.vps contributors
+options:
+  path:
+    description:
+      - The drop-in file. Its name must end in C(.conf) (systemd-sysctl ignores other names).
+      - C(/etc/sysctl.conf) is refused.
+    type: path
+    default: /etc/sysctl.d/99-lowmem-network-tuning.conf
+  settings:
+    description:
+      - Mapping of dotted sysctl keys to integer values (or strings of whitespace-separated integers).
+      - Required with O(state=present). The file holds exactly these keys; others in it are removed.
+    type: dict
+  header:
+    description:
+      - Comment text put at the top of the file, already commented (for example C(# Ansible managed)).
+    type: str
+    default: ''
+  apply:
+    description:
+      - Write the values to C(/proc/sys) now and read them back.
+      - Set to V(false) where C(/proc/sys) is read-only (containers); the file still applies at the next boot.
+    type: bool
+    default: true
+  min_free_kbytes_max_percent:
+    description:
+      - Highest C(vm.min_free_kbytes) allowed, in percent of MemTotal.
+    type: float
+    default: 5.0
+  state:
+    description:
+      - V(absent) removes the file. Running values stay as they are until the next boot.
+    type: str
+    choices: [present, absent]
+    default: present
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+notes:
+  - Reads C(/proc/meminfo) for the guard rails and C(/etc/sysctl.d), C(/run/sysctl.d), C(/usr/local/lib/sysctl.d),
+    C(/usr/lib/sysctl.d) for overrides.
+seealso:
+  - module: ansible.posix.sysctl
+'''
+
+EXAMPLES = r'''
+- name: Network and memory tuning for a 512 MB VPS
+  lowmem.vps.sysctl_dropin:
+    path: /etc/sysctl.d/99-lowmem-network-tuning.conf
+    header: "{{ lookup('ansible.builtin.config', 'DEFAULT_MANAGED_STR') | comment }}"
+    settings:
+      vm.min_free_kbytes: 16384
+      vm.swappiness: 30
+      vm.vfs_cache_pressure: 100
+      net.core.netdev_max_backlog: 2500
+
+- name: Write the file only (inside a container)
+  lowmem.vps.sysctl_dropin:
+    settings:
+      vm.swappiness: 30
+    apply: false
+
+- name: Remove the drop-in
+  lowmem.vps.sysctl_dropin:
+    path: /etc/sysctl.d/99-lowmem-network-tuning.conf
+    state: absent
+'''
+
+RETURN = r'''
+path:
+  description: The drop-in file.
+  returned: always
+  type: str
+  sample: /etc/sysctl.d/99-lowmem-network-tuning.conf
+settings:
+  description: The validated settings as written, values as the kernel prints them.
+  returned: when O(state=present)
+  type: dict
+  sample: {"vm.swappiness": "30", "vm.min_free_kbytes": "16384"}
+file_changed:
+  description: Whether the drop-in file was (or in check mode would be) written or removed.
+  returned: always
+  type: bool
+live:
+  description: Running values after the task (predicted in check mode; unchanged when O(apply=false)).
+  returned: when O(state=present)
+  type: dict
+  sample: {"vm.swappiness": "30"}
+live_changed:
+  description: Keys whose running value was (or in check mode would be) changed.
+  returned: when O(state=present)
+  type: list
+  elements: str
+live_pending:
+  description: With O(apply=false), keys whose running value differs from the file (they apply at the next boot).
+  returned: when O(state=present)
+  type: list
+  elements: str
+overrides:
+  description: Later files that set one of these keys again; their value wins at boot.
+  returned: when O(state=present)
+  type: list
+  elements: dict
+  sample: [{"key": "vm.swappiness", "file": "/etc/sysctl.d/99-sysctl.conf", "value": "60"}]
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file
+from ansible_collections.lowmem.vps.plugins.module_utils.meminfo import MeminfoError, mem_total_kb
+from ansible_collections.lowmem.vps.plugins.module_utils.sysctl import (
+    SYSCTL_DIRS, SysctlError, check_guard_rails, find_overrides, plan_live, read_live, render_dropin,
+    validate_settings, write_live,
+)
+
+
+def check_path(path):
+    """Problems with the drop-in's path, as an operator-facing message (None when fine)."""
+    if path.rstrip('/') == '/etc/sysctl.conf':
+        return ('path=/etc/sysctl.conf is refused: Debian 13 no longer reads it; '
+                'use a drop-in such as /etc/sysctl.d/99-lowmem-network-tuning.conf')
+    if not path.endswith('.conf'):
+        return 'path=%s must end in .conf: systemd-sysctl ignores other file names' % path
+    return None
+
+
+def live_diff(keys, before, after):
+    def text(values):
+        return ''.join('%s = %s\n' % (key, values.get(key)) for key in keys)
+    return {'before_header': '/proc/sys (running)', 'after_header': '/proc/sys (running)',
+            'before': text(before), 'after': text(after)}
+
+
+def present(module):
+    params = module.params
+    try:
+        settings = validate_settings(params['settings'] or {})
+        check_guard_rails(settings, mem_total_kb(), params['min_free_kbytes_max_percent'])
+    except (SysctlError, MeminfoError) as exc:
+        module.fail_json(msg='sysctl_dropin: %s; nothing was changed' % exc)
+
+    keys = sorted(settings)
+    plan = plan_file(params['path'], render_dropin(settings, params['header']), 0o644)
+    live_before = read_live(keys)
+    pending = plan_live(settings, live_before)
+    to_apply = pending if params['apply'] else []
+
+    overrides = find_overrides(params['path'], keys)
+    for key, other, value in overrides:
+        module.warn('%s sets %s = %s after %s: that value wins at boot' % (other, key, value, params['path']))
+    if not any(params['path'].startswith(directory + '/') for directory in SYSCTL_DIRS):
+        module.warn('%s is outside the directories systemd-sysctl reads: it will not apply at boot' % params['path'])
+
+    apply_file(module, plan)
+    live_after = dict(live_before)
+    if to_apply and not module.check_mode:
+        for key in to_apply:
+            try:
+                write_live(key, settings[key])
+            except OSError as exc:
+                module.fail_json(msg='sysctl_dropin: %s written, but %s could not be set live: %s. '
+                                     'Where /proc/sys is read-only (containers) use apply=false.'
+                                     % (params['path'], key, exc.strerror or exc), path=params['path'])
+        live_after = read_live(keys)
+        refused = [key for key in to_apply if live_after.get(key) != settings[key]]
+        if refused:
+            module.fail_json(msg='sysctl_dropin: the kernel did not keep %s' % ', '.join(
+                '%s (wanted %s, reads %s)' % (key, settings[key], live_after.get(key)) for key in refused),
+                path=params['path'], live=live_after)
+    elif to_apply:
+        live_after.update((key, settings[key]) for key in to_apply)
+
+    diff = [plan.diff()]
+    if to_apply:
+        diff.append(live_diff(keys, live_before, live_after))
+    module.exit_json(
+        changed=plan.changed or bool(to_apply), path=params['path'], settings=settings, file_changed=plan.changed,
+        live=live_after, live_changed=to_apply, live_pending=[] if params['apply'] else pending,
+        overrides=[{'key': key, 'file': other, 'value': value} for key, other, value in overrides],
+        diff=diff)
+
+
+def absent(module):
+    plan = plan_file(module.params['path'], None)
+    apply_file(module, plan)
+    module.exit_json(changed=plan.changed, path=module.params['path'], file_changed=plan.changed, diff=plan.diff())
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type='path', default='/etc/sysctl.d/99-lowmem-network-tuning.conf'),
+            settings=dict(type='dict'),
+            header=dict(type='str', default=''),
+            apply=dict(type='bool', default=True),
+            min_free_kbytes_max_percent=dict(type='float', default=5.0),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+        ),
+        required_if=[('state', 'present', ('settings',))],
+        supports_check_mode=True,
+    )
+    problem = check_path(module.params['path'])
+    if problem:
+        module.fail_json(msg='sysctl_dropin: %s; nothing was changed' % problem)
+    if module.params['state'] == 'absent':
+        absent(module)
+    present(module)
+
+
+if __name__ == '__main__':
+    main()

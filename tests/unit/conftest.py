@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Make ``ansible_collections.lowmem.vps`` importable from this checkout, and share test helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+COLLECTIONS = os.path.join(ROOT, '.build', 'collections')
+LINK = os.path.join(COLLECTIONS, 'ansible_collections', 'lowmem', 'vps')
+
+if not os.path.islink(LINK):
+    os.makedirs(os.path.dirname(LINK), exist_ok=True)
+    os.symlink(os.path.join('..', '..', '..', '..'), LINK)
+if COLLECTIONS not in sys.path:
+    sys.path.insert(0, COLLECTIONS)
+
+
+def run_module(main, args, capsys):
+    """Run a module's main() with ``args``; return (exit code, parsed JSON result)."""
+    from ansible.module_utils.testing import patch_module_args
+
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exited:
+            main()
+    out = capsys.readouterr().out
+    return exited.value.code, json.loads(out)
+
+
+@pytest.fixture
+def module_runner(capsys):
+    return lambda main, args: run_module(main, args, capsys)
+
+
+@pytest.fixture
+def ansible_module():
+    """A real AnsibleModule (real atomic_move, fail_json) built with check mode on or off.
+
+    The module arguments stay patched until the test ends, so fail_json works as on a host.
+    """
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible.module_utils.testing import patch_module_args
+
+    with contextlib.ExitStack() as stack:
+        def build(check_mode=False):
+            stack.enter_context(patch_module_args({'_ansible_check_mode': check_mode}))
+            return AnsibleModule(argument_spec={}, supports_check_mode=True)
+        yield build

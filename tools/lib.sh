@@ -1,0 +1,39 @@
+# shellcheck shell=bash
+# Shared helpers for the harness scripts in tools/. Source it; do not run it.
+#   log MSG            progress line with the time since the script started: "[  12s] MSG"
+#   die MSG            log to stderr and exit 1
+#   run_step NAME CMD  run CMD, then log NAME and how long it took
+#   heartbeat PID MSG  while PID lives, log MSG every 15 s (so no step is ever silent for a minute)
+
+LOWMEM_T0=${LOWMEM_T0:-$(date +%s)}
+export LOWMEM_T0
+LOWMEM_CACHE_DIR=${LOWMEM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lowmem-vps}
+export LOWMEM_CACHE_DIR
+# Debian's docker client matches Debian's dockerd; prefer it over any other client on PATH.
+case ":$PATH:" in *":/usr/bin:"*) PATH="/usr/bin:${PATH}" ;; esac
+export PATH
+
+_lowmem_elapsed() { echo $(( $(date +%s) - LOWMEM_T0 )); }
+
+log() { printf '[%4ss] %s\n' "$(_lowmem_elapsed)" "$*"; }
+
+die() { printf '[%4ss] ERROR: %s\n' "$(_lowmem_elapsed)" "$*" >&2; exit 1; }
+
+run_step() {
+  local name=$1 t
+  shift
+  t=$(date +%s)
+  log "start: ${name}"
+  "$@"
+  log "done:  ${name} ($(( $(date +%s) - t ))s)"
+}
+
+heartbeat() {
+  local pid=$1 msg=$2 t
+  t=$(date +%s)
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 15
+    kill -0 "$pid" 2>/dev/null && log "${msg} ... still running ($(( $(date +%s) - t ))s)"
+  done
+  return 0
+}
