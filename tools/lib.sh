@@ -9,8 +9,9 @@ LOWMEM_T0=${LOWMEM_T0:-$(date +%s)}
 export LOWMEM_T0
 LOWMEM_CACHE_DIR=${LOWMEM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lowmem-vps}
 export LOWMEM_CACHE_DIR
-# Debian's docker client matches Debian's dockerd; prefer it over any other client on PATH.
-case ":$PATH:" in *":/usr/bin:"*) PATH="/usr/bin:${PATH}" ;; esac
+# Debian's docker client matches Debian's dockerd; prefer it over any other client on PATH
+# (/usr/local/bin may hold a newer one), but keep an active virtualenv first.
+PATH="${VIRTUAL_ENV:+${VIRTUAL_ENV}/bin:}/usr/bin:${PATH}"
 export PATH
 
 _lowmem_elapsed() { echo $(( $(date +%s) - LOWMEM_T0 )); }

@@ -24,7 +24,7 @@ description:
   - One module call does what M(ansible.posix.sysctl) does in one call per key; on a 512 MB machine every module
     process costs memory and seconds, so the role manages the whole drop-in at once.
 author:
-  - lowmem.vps contributors
+  - lowmem.vps contributors (@lowmem)
 options:
   path:
     description:

@@ -146,4 +146,3 @@ def test_live_read_plan_and_write(proc_sys):
     write_live('vm.swappiness', '30', proc_sys)
     assert open(key_path('vm.swappiness', proc_sys)).read() == '30\n'
     assert plan_live({'vm.swappiness': '30'}, read_live(['vm.swappiness'], proc_sys)) == []
-
