@@ -51,31 +51,39 @@ def normalize_value(key, value):
     raise SysctlError('%s: %r is not an integer (this module manages integer-valued keys only)' % (key, value))
 
 
-def validate_settings(settings, proc_sys=PROC_SYS):
+def validate_settings(settings, proc_sys=PROC_SYS, hidden_net_ok=False):
     """Check every key exists on the running kernel and every value is an integer.
 
-    Returns {key: normalized value}. Collects every problem and raises one SysctlError listing
-    all of them, so an operator fixes the inventory in one pass.
+    Returns ({key: normalized value}, [hidden keys]). Collects every problem and raises one
+    SysctlError listing all of them, so an operator fixes the inventory in one pass.
+
+    With ``hidden_net_ok`` (inside a container's network namespace, where the kernel hides global
+    ``net.*`` keys such as net.core.netdev_max_backlog), a missing ``net.*`` key whose parent
+    directory exists is accepted and returned in the hidden list instead of failing.
     """
     if not isinstance(settings, dict) or not settings:
         raise SysctlError('settings must be a non-empty mapping of sysctl keys to integer values')
     problems = []
     normalized = {}
+    hidden = []
     for key in sorted(settings):
         if not isinstance(key, str) or not _KEY_RE.match(key):
             problems.append('%r is not a sysctl key (expected dotted names like vm.swappiness)' % (key,))
             continue
         path = key_path(key, proc_sys)
         if not os.path.isfile(path):
-            problems.append('unknown sysctl key %s: the running kernel has no %s' % (key, path))
-            continue
+            if hidden_net_ok and key.startswith('net.') and os.path.isdir(os.path.dirname(path)):
+                hidden.append(key)
+            else:
+                problems.append('unknown sysctl key %s: the running kernel has no %s' % (key, path))
+                continue
         try:
             normalized[key] = normalize_value(key, settings[key])
         except SysctlError as exc:
             problems.append(str(exc))
     if problems:
         raise SysctlError('; '.join(problems))
-    return normalized
+    return normalized, hidden
 
 
 def check_guard_rails(settings, mem_total_kb, min_free_kbytes_max_percent=5.0):

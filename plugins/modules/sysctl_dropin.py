@@ -48,6 +48,13 @@ options:
       - Set to V(false) where C(/proc/sys) is read-only (containers); the file still applies at the next boot.
     type: bool
     default: true
+  hidden_net_keys_ok:
+    description:
+      - Accept C(net.*) keys that this network namespace does not show (a container hides global keys such as
+        C(net.core.netdev_max_backlog)); they are written to the file with a warning and left out of live values.
+      - Only for containers: on a host or VM every key must exist.
+    type: bool
+    default: false
   min_free_kbytes_max_percent:
     description:
       - Highest C(vm.min_free_kbytes) allowed, in percent of MemTotal.
@@ -121,6 +128,11 @@ live_changed:
   returned: when O(state=present)
   type: list
   elements: str
+hidden:
+  description: With O(hidden_net_keys_ok=true), keys written to the file that this network namespace does not show.
+  returned: when O(state=present)
+  type: list
+  elements: str
 live_pending:
   description: With O(apply=false), keys whose running value differs from the file (they apply at the next boot).
   returned: when O(state=present)
@@ -164,18 +176,20 @@ def live_diff(keys, before, after):
 def present(module):
     params = module.params
     try:
-        settings = validate_settings(params['settings'] or {})
+        settings, hidden = validate_settings(params['settings'] or {}, hidden_net_ok=params['hidden_net_keys_ok'])
         check_guard_rails(settings, mem_total_kb(), params['min_free_kbytes_max_percent'])
     except (SysctlError, MeminfoError) as exc:
         module.fail_json(msg='sysctl_dropin: %s; nothing was changed' % exc)
+    if hidden:
+        module.warn('not visible in this network namespace, written to the file only: %s' % ', '.join(hidden))
 
-    keys = sorted(settings)
+    keys = sorted(key for key in settings if key not in hidden)
     plan = plan_file(params['path'], render_dropin(settings, params['header']), 0o644)
     live_before = read_live(keys)
-    pending = plan_live(settings, live_before)
+    pending = plan_live(dict((key, settings[key]) for key in keys), live_before)
     to_apply = pending if params['apply'] else []
 
-    overrides = find_overrides(params['path'], keys)
+    overrides = find_overrides(params['path'], sorted(settings))
     for key, other, value in overrides:
         module.warn('%s sets %s = %s after %s: that value wins at boot' % (other, key, value, params['path']))
     if not any(params['path'].startswith(directory + '/') for directory in SYSCTL_DIRS):
@@ -206,7 +220,7 @@ def present(module):
     module.exit_json(
         changed=plan.changed or bool(to_apply), path=params['path'], settings=settings, file_changed=plan.changed,
         live=live_after, live_changed=to_apply, live_pending=[] if params['apply'] else pending,
-        overrides=[{'key': key, 'file': other, 'value': value} for key, other, value in overrides],
+        overrides=[{'key': key, 'file': other, 'value': value} for key, other, value in overrides], hidden=hidden,
         diff=diff)
 
 
@@ -223,6 +237,7 @@ def main():
             settings=dict(type='dict'),
             header=dict(type='str', default=''),
             apply=dict(type='bool', default=True),
+            hidden_net_keys_ok=dict(type='bool', default=False),
             min_free_kbytes_max_percent=dict(type='float', default=5.0),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         ),

@@ -17,7 +17,7 @@ def dropin_settings(host):
     settings = {}
     for line in host.file(DROPIN).content_string.splitlines():
         if line and not line.startswith('#'):
-            key, _, value = line.partition(' = ')
+            key, value = line.split(' = ', 1)
             settings[key] = value
     return settings
 

@@ -44,8 +44,24 @@ def test_normalize_refuses_non_integers(value, message):
 
 
 def test_validate_returns_normalized_settings(proc_sys):
-    assert validate_settings({'vm.swappiness': 30, 'net.core.netdev_max_backlog': '2500'}, proc_sys) == {
-        'vm.swappiness': '30', 'net.core.netdev_max_backlog': '2500'}
+    assert validate_settings({'vm.swappiness': 30, 'net.core.netdev_max_backlog': '2500'}, proc_sys) == ({
+        'vm.swappiness': '30', 'net.core.netdev_max_backlog': '2500'}, [])
+
+
+def test_hidden_net_keys_are_accepted_only_when_allowed(proc_sys):
+    # A container's network namespace hides global keys: net/core exists, netdev_budget does not.
+    settings = {'net.core.netdev_budget': 600, 'vm.swappiness': 30}
+    with pytest.raises(SysctlError, match='unknown sysctl key net.core.netdev_budget'):
+        validate_settings(settings, proc_sys)
+    assert validate_settings(settings, proc_sys, hidden_net_ok=True) == (
+        {'net.core.netdev_budget': '600', 'vm.swappiness': '30'}, ['net.core.netdev_budget'])
+    # Only net.*, only under a directory that exists, and values are still checked.
+    with pytest.raises(SysctlError, match='unknown sysctl key vm.no_knob'):
+        validate_settings({'vm.no_knob': 1}, proc_sys, hidden_net_ok=True)
+    with pytest.raises(SysctlError, match='unknown sysctl key net.nosuchdir.knob'):
+        validate_settings({'net.nosuchdir.knob': 1}, proc_sys, hidden_net_ok=True)
+    with pytest.raises(SysctlError, match='is not an integer'):
+        validate_settings({'net.core.netdev_budget': 'many'}, proc_sys, hidden_net_ok=True)
 
 
 def test_validate_reports_every_problem_at_once(proc_sys):

@@ -1,0 +1,36 @@
+# lowmem.vps — the two commands users need, plus the stages of `make test` one by one.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help demo test setup lint sanity unit molecule-default molecule-vm lab-start lab-stop lab-ssh images clean
+
+help:
+	@echo "make demo   build and boot the 512 MB lab VM, run playbooks/harden.yml on it, show what changed"
+	@echo "make test   ansible-lint, ansible-test sanity, unit tests, Molecule default (containers) and vm"
+	@echo "stages:     make setup | lint | sanity | unit | molecule-default | molecule-vm"
+	@echo "lab:        make lab-start | lab-ssh | lab-stop    images: make images    clean: make clean"
+
+demo:
+	tools/demo
+
+test:
+	tools/test
+
+setup lint sanity unit molecule-default molecule-vm:
+	tools/test $@
+
+lab-start: setup
+	tools/labvm build && tools/labvm start
+
+lab-ssh:
+	tools/labvm ssh
+
+lab-stop:
+	tools/labvm stop --all
+
+images:
+	tools/build-test-images all
+
+clean:
+	-tools/labvm stop --all
+	rm -rf .build .ansible tests/output
