@@ -52,7 +52,7 @@ options:
     description:
       - Accept C(net.*) keys that this network namespace does not show (a container hides global keys such as
         C(net.core.netdev_max_backlog)); they are written to the file with a warning and left out of live values.
-      - Only for containers: on a host or VM every key must exist.
+      - Only for containers. On a host or VM every key must exist.
     type: bool
     default: false
   min_free_kbytes_max_percent:
