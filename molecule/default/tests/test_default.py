@@ -53,3 +53,31 @@ def test_systemd_sysctl_accepts_the_file(host):
     out = host.run('/lib/systemd/systemd-sysctl --cat-config')
     assert out.rc == 0
     assert 'vm.swappiness = 30' in out.stdout
+
+
+def test_swapfile_and_its_single_fstab_line(host):
+    swapfile = host.file('/swapfile')
+    assert swapfile.is_file
+    assert (swapfile.user, swapfile.group, swapfile.mode) == ('root', 'root', 0o600)
+    assert swapfile.size == 256 * 1024 * 1024
+    assert host.run('head -c 4096 /swapfile | tail -c 10').stdout == 'SWAPSPACE2'
+    lines = [line.split() for line in host.file('/etc/fstab').content_string.splitlines()
+             if line.strip() and not line.lstrip().startswith('#')]
+    assert [line for line in lines if line[0] == '/swapfile'] == [['/swapfile', 'none', 'swap', 'sw', '0', '0']]
+
+
+def test_grub_gets_zswap_tokens_and_keeps_the_others(host):
+    grub = host.file('/etc/default/grub').content_string
+    line = [entry for entry in grub.splitlines() if entry.startswith('GRUB_CMDLINE_LINUX_DEFAULT=')]
+    assert len(line) == 1
+    tokens = line[0].split('=', 1)[1].strip('"').split()
+    kept = ['quiet'] if host.backend.get_hostname() == 'lowmem-debian12' else ['net.ifnames=0', 'biosdevname=0', 'console=ttyS0']
+    assert tokens[:len(kept)] == kept
+    assert sorted(tokens[len(kept):]) == ['zswap.compressor=zstd', 'zswap.enabled=1']
+    assert 'GRUB_TIMEOUT=5' in grub
+
+
+def test_initramfs_loads_the_compressor(host):
+    modules = host.file('/etc/initramfs-tools/modules').content_string.splitlines()
+    assert modules.count('zstd') == 1
+    assert modules[0].startswith('# List of modules')

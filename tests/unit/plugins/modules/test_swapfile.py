@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The module end to end through main(): swap files under a temporary directory, this machine's /proc files.
+
+swapon and swapoff are always shell scripts first in PATH that log their argv (this machine's swap stays
+untouched); fallocate, dd and mkswap run for real on the temporary files unless a test replaces them to
+inject a fault. fstab=false throughout: main() reads the real /etc/fstab, whose handling is covered in
+test__swap.py on files under tmp_path.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.lowmem.vps.plugins.module_utils.sizes import GIB, MIB
+from ansible_collections.lowmem.vps.plugins.module_utils.swap import AUTO_MIN, AUTO_STEP, NO_SWAP_FS, read_mount
+from ansible_collections.lowmem.vps.plugins.modules.swapfile import main
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
+
+
+def write_script(directory, log, name, body):
+    script = directory / name
+    script.write_text('#!/bin/sh\necho "%s $*" >> "%s"\nfor arg; do last="$arg"; done\n%s\n' % (name, log, body))
+    script.chmod(0o755)
+
+
+@pytest.fixture
+def swapdir(tmp_path):
+    """A directory on a filesystem that can hold a swap file (tmp_path unless /tmp is a tmpfs)."""
+    mount = read_mount(str(tmp_path))
+    if mount is None or mount.fstype not in NO_SWAP_FS:
+        yield tmp_path
+        return
+    os.makedirs(os.path.join(ROOT, '.build'), exist_ok=True)
+    directory = tempfile.mkdtemp(prefix='swapfile-test-', dir=os.path.join(ROOT, '.build'))
+    try:
+        yield Path(directory)
+    finally:
+        shutil.rmtree(directory)
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """(directory, log): swapon/swapoff stand-ins first in PATH; add more with write_script."""
+    directory = tmp_path / 'bin'
+    directory.mkdir()
+    log = tmp_path / 'commands.log'
+    for name in ('swapon', 'swapoff'):
+        write_script(directory, log, name, 'exit 0')
+    monkeypatch.setenv('PATH', '%s%s%s' % (directory, os.pathsep, os.environ.get('PATH', '')))
+    return directory, log
+
+
+@pytest.fixture(autouse=True)
+def fstab_untouched():
+    before = open('/etc/fstab').read() if os.path.exists('/etc/fstab') else None
+    yield
+    assert (open('/etc/fstab').read() if os.path.exists('/etc/fstab') else None) == before
+
+
+def commands(log):
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def args(path, **extra):
+    base = {'path': str(path), 'size': '16M', 'fstab': False}
+    base.update(extra)
+    return base
+
+
+def test_creates_an_active_swap_file_and_reports_it(swapdir, fake, module_runner):
+    path = swapdir / 'swapfile'
+    code, result = module_runner(main, args(path, priority=3))
+    assert code == 0 and result['changed'] and result['active'] and result['inactive_reason'] == ''
+    assert result['size'] == 16 * MIB and result['size_human'] == '16M' and result['size_before'] is None
+    assert result['method'] in ('fallocate', 'dd', 'btrfs') and result['resize'] == 'none' and result['priority'] == 3
+    assert not result['fstab_changed'] and result['diff'][-1]['after'] == 'size: 16M\nactive: true\npriority: 3\n'
+    assert path.stat().st_size == 16 * MIB and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert commands(fake[1])[-1] == 'swapon -p 3 %s' % path
+
+
+def test_inside_a_container_writes_the_file_reports_inactive_and_reruns_unchanged(swapdir, fake, module_runner):
+    write_script(fake[0], fake[1], 'swapon', 'echo "swapon: $last: swapon failed: Operation not permitted" >&2\nexit 255')
+    path = swapdir / 'swapfile'
+    code, result = module_runner(main, args(path))
+    assert code == 0 and result['changed'] and result['active'] is False
+    assert 'Operation not permitted' in result['inactive_reason']
+    assert path.stat().st_size == 16 * MIB
+    code, again = module_runner(main, args(path))
+    assert code == 0 and not again['changed'] and again['active'] is False and again['method'] == 'none'
+
+
+def test_check_mode_creates_nothing(swapdir, fake, module_runner):
+    path = swapdir / 'swapfile'
+    code, result = module_runner(main, args(path, _ansible_check_mode=True, _ansible_diff=True))
+    assert code == 0 and result['changed'] and result['size'] == 16 * MIB
+    assert not path.exists() and commands(fake[1]) == []
+    assert result['diff'][-1]['before'] == 'absent\n'
+
+
+def test_auto_size_in_check_mode_follows_the_rule(swapdir, fake, module_runner):
+    code, result = module_runner(main, args(swapdir / 'swapfile', size='auto', _ansible_check_mode=True))
+    assert code == 0 and AUTO_MIN <= result['size'] <= 4 * GIB and result['size'] % AUTO_STEP == 0
+
+
+@pytest.mark.parametrize('size, message', [
+    ('0', "'0' is zero"),
+    ('-1G', "'-1G' is negative"),
+    ('2X', "'2X' is not a size"),
+    ('1000T', 'does not fit on the filesystem'),
+    ('100000', 'is not a whole number of MiB'),
+])
+def test_bad_sizes_fail_clearly_and_change_nothing(swapdir, fake, module_runner, size, message):
+    path = swapdir / 'swapfile'
+    code, result = module_runner(main, args(path, size=size))
+    assert code == 1 and result['failed'] and message in result['msg']
+    assert result['msg'].endswith('; nothing was changed')
+    assert not path.exists() and commands(fake[1]) == []
+
+
+@pytest.mark.parametrize('extra, message', [
+    ({'path': '/nonexistent-lowmem-dir/swapfile'}, 'directory /nonexistent-lowmem-dir does not exist'),
+    ({'path': 'swapfile'}, 'must be an absolute path'),
+    ({'priority': 32768}, 'priority=32768 is outside -1..32767'),
+    ({'auto_max_disk_percent': 101}, 'auto_max_disk_percent=101 is outside 1..100'),
+])
+def test_bad_paths_and_options_fail_clearly(swapdir, fake, module_runner, extra, message):
+    options = args(swapdir / 'swapfile')
+    options.update(extra)
+    code, result = module_runner(main, options)
+    assert code == 1 and message in result['msg'] and result['msg'].endswith('; nothing was changed')
+    assert not (swapdir / 'swapfile').exists() and commands(fake[1]) == []
+
+
+def test_disk_full_leaves_no_partial_file(swapdir, fake, module_runner):
+    for tool in ('fallocate', 'dd'):
+        write_script(fake[0], fake[1], tool, 'target="$last"\nfor arg; do case "$arg" in of=*) target="${arg#of=}";; esac; done\n'
+                     'head -c 65536 /dev/zero > "$target"\necho "%s: No space left on device" >&2\nexit 1' % tool)
+    path = swapdir / 'swapfile'
+    code, result = module_runner(main, args(path))
+    assert code == 1 and 'no space left on device' in result['msg'] and 'partial file was removed' in result['msg']
+    assert not path.exists() and 'swapon' not in ' '.join(commands(fake[1]))
+
+
+def test_resize_of_an_inactive_file(swapdir, fake, module_runner):
+    path = swapdir / 'swapfile'
+    module_runner(main, args(path, size='8M'))
+    code, result = module_runner(main, args(path))
+    assert code == 0 and result['changed'] and result['resize'] == 'in_place'
+    assert result['size_before'] == 8 * MIB and path.stat().st_size == 16 * MIB
+
+
+def test_absent_deletes_the_file_then_is_unchanged(swapdir, fake, module_runner):
+    path = swapdir / 'swapfile'
+    module_runner(main, args(path))
+    code, result = module_runner(main, {'path': str(path), 'state': 'absent', 'fstab': False})
+    assert code == 0 and result['changed'] and not path.exists() and result['size_before'] == 16 * MIB
+    assert result['method'] == 'none' and result['active'] is False
+    code, again = module_runner(main, {'path': str(path), 'state': 'absent', 'fstab': False})
+    assert code == 0 and not again['changed']
