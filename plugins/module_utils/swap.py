@@ -45,7 +45,7 @@ AUTO_SMALL_RAM = 2 * GIB
 AUTO_MAX = 4 * GIB
 AUTO_MIN = 256 * MIB
 AUTO_STEP = 256 * MIB
-AUTO_MAX_DISK_PERCENT = 25
+AUTO_MAX_DISK_PERCENT = 50
 
 # Filesystems where fallocate gives a file swapon accepts; elsewhere the file is written with dd.
 FALLOCATE_FS = frozenset(['ext4', 'xfs'])
@@ -293,7 +293,7 @@ def auto_size(mem_total, free, reclaimable=0, max_disk_percent=AUTO_MAX_DISK_PER
 
     - RAM (MemTotal) up to 2 GiB: 2 GiB of swap.
     - More RAM: as much swap as RAM, rounded up to 256 MiB, at most 4 GiB.
-    - Never more than ``max_disk_percent`` (25) percent of the free space of the swap file's
+    - Never more than ``max_disk_percent`` (50) percent of the free space of the swap file's
       filesystem, counting the current swap file (``reclaimable``) as free, rounded down to
       256 MiB; the rounding keeps the size stable while free space drifts between runs.
     - Below 256 MiB the module fails: such a swap file would not help.

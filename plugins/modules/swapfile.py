@@ -66,7 +66,7 @@ options:
     description:
       - With O(size=auto), the largest share of the filesystem's free space (in percent, 1 to 100) the swap file may take.
     type: int
-    default: 25
+    default: 50
   state:
     description:
       - V(present) makes the swap file exist, active, with the wanted size.
@@ -177,7 +177,7 @@ def main():
             size=dict(type='str', default='auto'),
             priority=dict(type='int'),
             fstab=dict(type='bool', default=True),
-            auto_max_disk_percent=dict(type='int', default=25),
+            auto_max_disk_percent=dict(type='int', default=50),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         ),
         supports_check_mode=True,

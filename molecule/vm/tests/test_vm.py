@@ -36,3 +36,24 @@ def test_systemd_sysctl_applied_it_cleanly_at_boot(host):
     assert host.service('systemd-sysctl').is_running  # oneshot, RemainAfterExit: "active" once applied
     journal = host.run('journalctl -b -u systemd-sysctl --no-pager -o cat')
     assert '99-lowmem-network-tuning' not in journal.stdout, journal.stdout
+
+
+def test_swapfile_is_active_again_after_reboot_with_the_runbook_size(host):
+    swaps = [line.split() for line in host.file('/proc/swaps').content_string.splitlines()[1:]]
+    ours = [entry for entry in swaps if entry[0] == '/swapfile']
+    assert len(ours) == 1, swaps
+    # /proc/swaps counts kB and leaves out the 4 kB header page: a 2 GiB file shows 2097148.
+    assert int(ours[0][2]) == 2 * 1024 * 1024 - 4
+    assert host.file('/swapfile').mode == 0o600
+
+
+def test_zswap_uses_zstd_at_runtime_and_since_boot(host):
+    parameters = '/sys/module/zswap/parameters/'
+    assert host.file(parameters + 'enabled').content_string.strip() == 'Y'
+    assert host.file(parameters + 'compressor').content_string.strip() == 'zstd'
+    cmdline = host.file('/proc/cmdline').content_string.split()
+    assert 'zswap.enabled=1' in cmdline and 'zswap.compressor=zstd' in cmdline
+    assert 'net.ifnames=0' in cmdline  # the tokens that were there stay
+    # The boot-time pool: without zstd in the initramfs the kernel would fall back to lzo here.
+    kernel_log = host.run('journalctl -k -b --no-pager -o cat | grep "zswap: loaded using pool"')
+    assert 'zstd' in kernel_log.stdout, kernel_log.stdout
