@@ -76,13 +76,8 @@ options:
     type: str
     choices: [present, absent]
     default: present
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
+extends_documentation_fragment:
+  - lowmem.vps.attributes
 notes:
   - Reads C(/proc/swaps), C(/proc/meminfo), C(/proc/mounts) and C(/etc/fstab); runs C(fallocate), C(dd), C(chattr),
     C(btrfs), C(mkswap), C(swapon) and C(swapoff) as needed.

@@ -66,13 +66,8 @@ options:
     type: str
     choices: [present, absent]
     default: present
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
+extends_documentation_fragment:
+  - lowmem.vps.attributes
 notes:
   - Reads C(/proc/meminfo) for the guard rails and C(/etc/sysctl.d), C(/run/sysctl.d), C(/usr/local/lib/sysctl.d),
     C(/usr/lib/sysctl.d) for overrides.

@@ -71,13 +71,8 @@ options:
         RV(runtime_pending) and no module is loaded.
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
+extends_documentation_fragment:
+  - lowmem.vps.attributes
 notes:
   - Reads C(/sys/module/zswap/parameters), C(/proc/crypto), C(/proc/cmdline), C(/etc/default/grub),
     C(/etc/default/grub.d/*.cfg) and C(/etc/initramfs-tools/modules).
