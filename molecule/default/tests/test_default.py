@@ -81,3 +81,11 @@ def test_initramfs_loads_the_compressor(host):
     modules = host.file('/etc/initramfs-tools/modules').content_string.splitlines()
     assert modules.count('zstd') == 1
     assert modules[0].startswith('# List of modules')
+
+
+def test_tmpfiles_rule_sets_zswap_at_boot(host):
+    rule = host.file('/etc/tmpfiles.d/lowmem-zswap.conf')
+    assert rule.mode == 0o644
+    lines = [line for line in rule.content_string.splitlines() if line and not line.startswith('#')]
+    assert lines == ['w /sys/module/zswap/parameters/compressor - - - - zstd',
+                     'w /sys/module/zswap/parameters/enabled - - - - Y']
