@@ -51,6 +51,15 @@ def read_text(path):
         return None
 
 
+def read_kernel_text(path):
+    """Text of a kernel interface file (/proc/cmdline, /proc/crypto), or '' when it cannot be read."""
+    try:
+        with open(path, 'r', encoding='utf-8', errors='replace') as handle:
+            return handle.read()
+    except OSError:
+        return ''
+
+
 def file_mode(path):
     """Permission bits of ``path``, or None when it does not exist."""
     try:

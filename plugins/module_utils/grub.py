@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 import re
 
+from ansible_collections.lowmem.vps.plugins.module_utils.files import read_kernel_text
+
 GRUB_DEFAULT = '/etc/default/grub'
 GRUB_D = '/etc/default/grub.d'
 PROC_CMDLINE = '/proc/cmdline'
@@ -330,11 +332,7 @@ def find_overrides(keys, variable=CMDLINE_DEFAULT, grub_d=GRUB_D):
 
 def read_cmdline(path=PROC_CMDLINE):
     """Text of the running kernel's command line ('' when it cannot be read)."""
-    try:
-        with open(path, 'r', encoding='utf-8', errors='replace') as handle:
-            return handle.read()
-    except OSError:
-        return ''
+    return read_kernel_text(path)
 
 
 def cmdline_values(text):

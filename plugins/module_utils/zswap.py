@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 
+from ansible_collections.lowmem.vps.plugins.module_utils.files import read_kernel_text
 from ansible_collections.lowmem.vps.plugins.module_utils.grub import cmdline_differs
 
 PARAMETERS_DIR = '/sys/module/zswap/parameters'
@@ -125,11 +126,8 @@ def parse_crypto(text):
 
 
 def read_crypto(path=PROC_CRYPTO):
-    try:
-        with open(path, 'r', encoding='utf-8', errors='replace') as handle:
-            return handle.read()
-    except OSError:
-        return ''
+    """Text of /proc/crypto ('' when it cannot be read)."""
+    return read_kernel_text(path)
 
 
 def compressor_entries(name, crypto_text):

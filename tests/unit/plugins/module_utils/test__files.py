@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file
+from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file, read_kernel_text
 
 
 def mode_of(path):
@@ -80,3 +80,11 @@ def test_missing_parent_is_created_only_one_level_deep(tmp_path, ansible_module,
         apply_file(ansible_module(), deep)
     assert 'directory %s does not exist' % (tmp_path / 'no' / 'such') in capsys.readouterr().out
     assert not (tmp_path / 'no').exists()
+
+
+def test_read_kernel_text_is_empty_when_unreadable(tmp_path):
+    path = tmp_path / 'cmdline'
+    path.write_bytes(b'root=/dev/vda1 \xff quiet\n')
+    assert read_kernel_text(str(path)) == 'root=/dev/vda1 \ufffd quiet\n'
+    assert read_kernel_text(str(tmp_path / 'absent')) == ''
+    assert read_kernel_text(str(tmp_path)) == ''  # a directory: OSError, not a crash
