@@ -9,10 +9,11 @@ LOWMEM_T0=${LOWMEM_T0:-$(date +%s)}
 export LOWMEM_T0
 LOWMEM_CACHE_DIR=${LOWMEM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lowmem-vps}
 export LOWMEM_CACHE_DIR
-# Debian's docker client matches Debian's dockerd; prefer it over any other client on PATH
-# (/usr/local/bin may hold a newer one), but keep an active virtualenv first.
-PATH="${VIRTUAL_ENV:+${VIRTUAL_ENV}/bin:}/usr/bin:${PATH}"
-export PATH
+# Debian's docker client matches Debian's dockerd; a newer client may come first on PATH (/usr/local/bin).
+# A function, not a PATH change: reordering PATH would also swap the python3 the scripts use.
+if [ -x /usr/bin/docker ]; then
+  docker() { /usr/bin/docker "$@"; }
+fi
 
 _lowmem_elapsed() { echo $(( $(date +%s) - LOWMEM_T0 )); }
 
