@@ -52,3 +52,20 @@ def ansible_module():
             stack.enter_context(patch_module_args({'_ansible_check_mode': check_mode}))
             return AnsibleModule(argument_spec={}, supports_check_mode=True)
         yield build
+
+
+@pytest.fixture(autouse=True)
+def module_side_of_ansible(monkeypatch):
+    """Run every test as a module runs on a host.
+
+    Importing controller code (ansible.errors, for the filter plugin tests) flips a process-wide switch that sends
+    module warnings to the controller's display instead of the module result; and module warnings live in
+    process-wide dicts. Both are reset for each test.
+    """
+    from ansible.module_utils import _internal
+    from ansible.module_utils.common import warnings
+
+    monkeypatch.setattr(_internal, 'is_controller', False)
+    warnings._global_warnings.clear()
+    warnings._global_deprecations.clear()
+    yield

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Memory hog for the VM drills: holds incompressible memory under a chosen process name.
 

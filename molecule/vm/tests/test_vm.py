@@ -57,3 +57,34 @@ def test_zswap_uses_zstd_after_reboot(host):
     cmdline = host.file('/proc/cmdline').content_string.split()
     assert 'zswap.enabled=1' in cmdline and 'zswap.compressor=zstd' in cmdline
     assert 'net.ifnames=0' in cmdline  # the tokens that were there stay
+
+
+def test_entry_services_start_with_the_protective_score_after_reboot(host):
+    scores = {}
+    for unit in ('ssh', 'nginx', 'supervisor'):
+        pid = host.check_output('systemctl show -p MainPID --value %s' % unit)
+        scores[unit] = int(host.file('/proc/%s/oom_score_adj' % pid).content_string)
+    # sshd's listener lowers itself to -1000; nginx and supervisord start with the drop-in's -700.
+    assert scores == {'ssh': -1000, 'nginx': -700, 'supervisor': -700}
+
+
+def test_sessions_are_not_made_unkillable(host):
+    # sshd gives each session the score the unit started it with (-700), never its listener's -1000:
+    # the test's own SSH connection is one of these.
+    sessions = host.check_output('for p in $(pgrep -x sshd-session); do cat /proc/$p/oom_score_adj; done').split()
+    assert sessions and all(-1000 < int(score) <= 0 for score in sessions), sessions
+
+
+def test_earlyoom_runs_on_the_vm(host):
+    assert host.service('earlyoom').is_running
+    assert '--prefer ^(hysteria|tuic-server|filebrowser)$' in host.file('/etc/default/earlyoom').content_string
+
+
+def test_old_kernels_were_purged_and_the_vm_still_boots_its_kernel(host):
+    # prepare.yml installed 6.12.40 and 6.12.41 beside the running kernel; keep=2 keeps the running kernel
+    # and the newest older one as fallback, so 6.12.40 goes. The reboot before verify proves the box still boots.
+    assert host.check_output('uname -r') == host.file('/var/tmp/lowmem-kernel-before').content_string.strip()
+    assert host.run('dpkg-query -W linux-image-6.12.40+deb13-amd64').rc != 0
+    assert host.run('dpkg-query -W linux-headers-6.12.40+deb13-amd64').rc != 0
+    assert host.package('linux-image-6.12.41+deb13-amd64').is_installed
+    assert host.package('linux-image-%s' % host.check_output('uname -r')).is_installed
