@@ -97,7 +97,8 @@ def apply_file(module, plan, parent_mode=0o755):
         os.mkdir(directory, parent_mode)
     fd, tmp_path = tempfile.mkstemp(prefix='.%s.' % os.path.basename(plan.path), dir=directory)
     try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
+        # Text files are written as UTF-8; bytes (a binary keyring) as they are.
+        with (os.fdopen(fd, 'wb') if isinstance(plan.after, bytes) else os.fdopen(fd, 'w', encoding='utf-8')) as handle:
             handle.write(plan.after)
         os.chmod(tmp_path, plan.mode if plan.mode is not None else 0o644)
         module.atomic_move(tmp_path, plan.path)

@@ -14,12 +14,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import re
 import struct
-import tempfile
 
-from ansible_collections.lowmem.vps.plugins.module_utils.files import FilePlan, file_mode
+from ansible_collections.lowmem.vps.plugins.module_utils.files import FilePlan, apply_file, file_mode
 
 PUBLIC_KEY = 6
 SECRET_TAGS = (5, 7)  # secret key, secret subkey: never write those into /etc/apt/keyrings
@@ -229,31 +227,6 @@ def fetch_key(module, url):
     return data
 
 
-def write_bytes(module, plan, parent_mode=0o755):
-    """Like files.apply_file for bytes: temp file in the target's directory, atomic_move, chmod."""
-    if not plan.changed or module.check_mode:
-        return False
-    if plan.before == plan.after:
-        os.chmod(plan.path, plan.mode)
-        return True
-    directory = os.path.dirname(plan.path) or '.'
-    if not os.path.isdir(directory):
-        if not os.path.isdir(os.path.dirname(directory) or '.'):
-            module.fail_json(msg='openpgp_keyring: cannot write %s: directory %s does not exist' % (plan.path, directory))
-        os.mkdir(directory, parent_mode)
-    fd, tmp_path = tempfile.mkstemp(prefix='.%s.' % os.path.basename(plan.path), dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(plan.after)
-        os.chmod(tmp_path, plan.mode)
-        module.atomic_move(tmp_path, plan.path)
-        os.chmod(plan.path, plan.mode)
-    finally:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
-    return True
-
-
 def parse_mode(text):
     if not re.match(r'^0?[0-7]{3,4}$', str(text)):
         raise ValueError('mode must be octal like 0644, got %r' % (text,))
@@ -292,7 +265,7 @@ def run(module, fetch=None):
 
     dest = params['dest']
     plan = FilePlan(dest, read_bytes(dest), data, mode, file_mode(dest))
-    write_bytes(module, plan)
+    apply_file(module, plan)
     diff = {'before_header': dest if plan.before is not None else '%s (absent)' % dest, 'after_header': dest,
             'before': describe(plan.before, plan.before_mode), 'after': describe(plan.after, mode)}
     module.exit_json(changed=plan.changed, dest=dest, fingerprints=found, fingerprint=expected, diff=diff)
