@@ -33,4 +33,5 @@ images:
 
 clean:
 	-tools/labvm stop --all
+	-tools/test-engine stop
 	rm -rf .build .ansible tests/output

@@ -4,6 +4,7 @@
 #   die MSG            log to stderr and exit 1
 #   run_step NAME CMD  run CMD, then log NAME and how long it took
 #   heartbeat PID MSG  while PID lives, log MSG every 15 s (so no step is ever silent for a minute)
+#   wait_for_lock FD NAME  take an exclusive flock on the open FD, logging every 30 s while another run holds it
 
 LOWMEM_T0=${LOWMEM_T0:-$(date +%s)}
 export LOWMEM_T0
@@ -38,4 +39,15 @@ heartbeat() {
     kill -0 "$pid" 2>/dev/null && log "${msg} ... still running ($(( $(date +%s) - t ))s)"
   done
   return 0
+}
+
+wait_for_lock() {
+  local fd=$1 name=$2 waited=0
+  flock -n "$fd" && return 0
+  log "${name}: another run holds the lock (a background build started by tools/test?); waiting for it"
+  until flock -w 30 "$fd"; do
+    waited=$((waited + 30))
+    log "${name}: still waiting for the other run (${waited}s)"
+  done
+  log "${name}: the other run finished after ~${waited}s; going on (its result is reused when cached)"
 }

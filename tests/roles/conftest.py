@@ -22,6 +22,8 @@ class PlaybookRun(object):
     def __init__(self, proc):
         self.rc = proc.returncode
         self.output = proc.stdout + proc.stderr
+        # the output with every run of whitespace made one space: messages folded by the YAML callback match again
+        self.flat = ' '.join(self.output.split())
 
 
 @pytest.fixture

@@ -37,3 +37,12 @@ def test_daemon_json_gains_log_rotation_and_keeps_the_other_keys(host):
     assert daemon['data-root'] == '/var/lib/docker' and daemon['debug'] is False   # from prepare.yml, kept
     assert daemon['log-driver'] == 'json-file'
     assert daemon['log-opts'] == {'max-size': '5m', 'max-file': '2'}             # strings, as dockerd wants
+
+
+def test_ufw_logging_is_off_where_ufw_is_installed(host):
+    if host.backend.host == 'lowmem-debian13':   # prepare.yml installed ufw (not enabled) here only
+        conf = host.file('/etc/ufw/ufw.conf').content_string
+        assert 'LOGLEVEL=off' in conf.splitlines() and 'LOGLEVEL=low' not in conf
+        assert 'ENABLED=no' in conf.splitlines()   # the role turns logging off, never the firewall on
+    else:
+        assert not host.file('/usr/sbin/ufw').exists
