@@ -24,6 +24,7 @@ import json
 import os
 
 from ansible_collections.lowmem.vps.plugins.module_utils.compose import INSPECT_KEYS, compare_inspect, compose_command
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
 
 C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
 DEFAULTS = dict(recreate=None, expected=None, require_swap_limit=False)
@@ -32,16 +33,12 @@ NO_SWAP_ACCOUNTING = ('this host cannot enforce swap limits: docker info reports
                       'memswap_limit')
 
 
-class EngineError(ValueError):
+class EngineError(RefusedError):
     """Bad input or a missing tool: nothing was recreated."""
 
 
-class EngineFailure(Exception):
+class EngineFailure(PartialFailure):
     """Something failed after containers may have been recreated; ``result`` says what was done."""
-
-    def __init__(self, msg, result):
-        super(EngineFailure, self).__init__(msg)
-        self.result = result
 
 
 def _tail(out, err):

@@ -26,6 +26,7 @@ import re
 import stat
 import tempfile
 
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
 from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file, read_text
 from ansible_collections.lowmem.vps.plugins.module_utils.sizes import SizeError, parse_size
 
@@ -49,16 +50,12 @@ NOTE_NO_VALIDATE = 'dockerd %s has no --validate (it came with Docker 23): the m
 NOTE_NO_DOCKERD = 'dockerd is not installed: the merged file was not checked by dockerd'
 
 
-class DaemonJsonError(ValueError):
+class DaemonJsonError(RefusedError):
     """Bad input or a file the module refuses to act on; raised before anything was changed."""
 
 
-class DaemonJsonFailure(Exception):
+class DaemonJsonFailure(PartialFailure):
     """A step failed after daemon.json was written; the message says what state the host was left in."""
-
-    def __init__(self, msg, result=None):
-        super(DaemonJsonFailure, self).__init__(msg)
-        self.result = result or {}
 
 
 # ---------------------------------------------------------------- daemon.json

@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import re
 
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
 from ansible_collections.lowmem.vps.plugins.module_utils.files import read_kernel_text, read_text
 from ansible_collections.lowmem.vps.plugins.module_utils.grub import GRUB_DEFAULT, GrubError, find_assignments
 
@@ -64,16 +65,12 @@ _SIMULATED_RE = re.compile(r'^(?:Purg|Remv) (\S+)')
 _ENTRY_END = r'(?=$|[\s>\'")]|-advanced-|-recovery-)'
 
 
-class KernelError(ValueError):
+class KernelError(RefusedError):
     """Bad input or a state the module refuses to touch; raised before anything was changed."""
 
 
-class KernelFailure(Exception):
+class KernelFailure(PartialFailure):
     """A step failed after changes began; the message says what state the host was left in."""
-
-    def __init__(self, msg, result=None):
-        super(KernelFailure, self).__init__(msg)
-        self.result = result or {}
 
 
 # ---------------------------------------------------------------- Debian version order

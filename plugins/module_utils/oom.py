@@ -29,6 +29,7 @@ import errno
 import os
 import re
 
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
 from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file
 
 PROC_ROOT = '/proc'
@@ -59,16 +60,12 @@ _DROPIN_RE = re.compile(r'^[A-Za-z0-9_.@-]+\.conf$')
 _INT_RE = re.compile(r'^\s*[-+]?[0-9]+\s*$')
 
 
-class OomError(ValueError):
+class OomError(RefusedError):
     """Bad input or a state the module refuses to act on; raised before anything was changed."""
 
 
-class OomFailure(Exception):
+class OomFailure(PartialFailure):
     """A step failed after drop-ins may have been written; the message says what state the host was left in."""
-
-    def __init__(self, msg, result=None):
-        super(OomFailure, self).__init__(msg)
-        self.result = result or {}
 
 
 # ---------------------------------------------------------------- input

@@ -27,6 +27,7 @@ import errno
 import os
 import re
 
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
 from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file, read_text
 from ansible_collections.lowmem.vps.plugins.module_utils.meminfo import MEMINFO_PATH, MeminfoError, read_meminfo
 from ansible_collections.lowmem.vps.plugins.module_utils.sizes import GIB, MIB, SizeError, format_size, parse_size
@@ -61,16 +62,12 @@ _OCTAL_ESCAPE_RE = re.compile(r'\\([0-7]{3})')
 _RUN_ENV = {'LC_ALL': 'C', 'LANG': 'C'}
 
 
-class SwapError(ValueError):
+class SwapError(RefusedError):
     """Bad input or a state the module refuses to touch; raised before anything was changed."""
 
 
-class SwapFailure(Exception):
+class SwapFailure(PartialFailure):
     """A step failed after changes began; the message says what state the host was left in."""
-
-    def __init__(self, msg, result=None):
-        super(SwapFailure, self).__init__(msg)
-        self.result = result or {}
 
 
 class SwapEntry(object):
