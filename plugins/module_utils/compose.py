@@ -37,11 +37,12 @@ import tempfile
 from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file, read_text
 from ansible_collections.lowmem.vps.plugins.module_utils.sizes import MIB, SizeError, format_size
 from ansible_collections.lowmem.vps.plugins.module_utils.sizes import parse_size as _parse_bytes
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import RefusedError
+from ansible_collections.lowmem.vps.plugins.module_utils.runner import C_LOCALE, commands, tail
 
 LIMIT_KEYS = ('mem_limit', 'memswap_limit', 'pids_limit', 'oom_score_adj')
 SIZE_KEYS = ('mem_limit', 'memswap_limit')
 DEFAULTS = dict(services=None, validate=True, backup=False)
-C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
 MIN_MEMORY = 6 * MIB  # the engine's linuxMinMemory
 OOM_MIN, OOM_MAX = -1000, 1000
 INSPECT_KEYS = ('HostConfig.Memory', 'HostConfig.MemorySwap', 'HostConfig.PidsLimit', 'HostConfig.OomScoreAdj')
@@ -57,7 +58,7 @@ _ANCHOR_RE = re.compile(r'&([^\s,\[\]{}]+)')
 _ALIAS_RE = re.compile(r'\*([^\s,\[\]{}]+)')
 
 
-class ComposeError(ValueError):
+class ComposeError(RefusedError):
     """Bad input or a file the module refuses to edit; raised before anything was written."""
 
 
@@ -621,9 +622,6 @@ def compare_inspect(expected, inspect_json):
 
 # ---------------------------------------------------------------- run
 
-def _tail(rc, out, err):
-    lines = ((err or '').strip() or (out or '').strip()).splitlines()
-    return ' / '.join(lines[-3:]) if lines else 'rc=%d' % rc
 
 
 def compose_command(runner, which):
@@ -650,7 +648,7 @@ def validate_text(path, text, command, runner):
         with os.fdopen(fd, 'w', encoding='utf-8') as handle:
             handle.write(text)
         rc, out, err = runner(command + ['-f', tmp_path, 'config', '--quiet'], environ_update=C_LOCALE)
-        return rc, _tail(rc, out, err).replace(tmp_path, path)
+        return rc, tail(rc, out, err).replace(tmp_path, path)
     finally:
         os.unlink(tmp_path)
 
@@ -660,8 +658,7 @@ def run(module, runner=None, which=None, params=None):
 
     Raises ComposeError (nothing written) for bad input, refusals and a candidate compose does not accept.
     """
-    runner = runner or module.run_command
-    which = which or module.get_bin_path
+    runner, which = commands(module, runner, which)
     params = dict(DEFAULTS, **dict((key, value) for key, value in (params or module.params).items() if value is not None))
     path = params['path']
     wanted = normalise_services(params['services'])

@@ -25,8 +25,8 @@ import os
 
 from ansible_collections.lowmem.vps.plugins.module_utils.compose import INSPECT_KEYS, compare_inspect, compose_command
 from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
+from ansible_collections.lowmem.vps.plugins.module_utils.runner import C_LOCALE, commands, tail
 
-C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
 DEFAULTS = dict(recreate=None, expected=None, require_swap_limit=False)
 NO_SWAP_ACCOUNTING = ('this host cannot enforce swap limits: docker info reports no swap limit support (the kernel does '
                       'not account swap for cgroups; on cgroup v1 boot with swapaccount=1), so %s may use swap beyond '
@@ -41,9 +41,6 @@ class EngineFailure(PartialFailure):
     """Something failed after containers may have been recreated; ``result`` says what was done."""
 
 
-def _tail(out, err):
-    lines = ((err or '').strip() or (out or '').strip()).splitlines()
-    return ' / '.join(lines[-3:]) if lines else 'no output'
 
 
 def check_params(recreate, expected):
@@ -72,7 +69,7 @@ def container_ids(runner, command, path, service):
     """IDs of the running containers of ``service`` (``compose -f PATH ps -q SERVICE``)."""
     rc, out, err = runner(command + ['-f', path, 'ps', '-q', service], environ_update=C_LOCALE)
     if rc != 0:
-        raise EngineError('cannot list the containers of %s: %s' % (service, _tail(out, err)))
+        raise EngineError('cannot list the containers of %s: %s' % (service, tail(None, out, err)))
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
@@ -80,11 +77,11 @@ def inspect(runner, docker, ids):
     """``docker inspect`` of the containers, as a list of dicts in the same order."""
     rc, out, err = runner([docker, 'inspect'] + list(ids), environ_update=C_LOCALE)
     if rc != 0:
-        raise EngineError('docker inspect failed: %s' % _tail(out, err))
+        raise EngineError('docker inspect failed: %s' % tail(None, out, err))
     try:
         data = json.loads(out)
     except ValueError:
-        raise EngineError('docker inspect printed no JSON: %s' % _tail(out, ''))
+        raise EngineError('docker inspect printed no JSON: %s' % tail(None, out, ''))
     if not isinstance(data, list) or len(data) != len(ids):
         raise EngineError('docker inspect returned %s entries for %d containers' % (
             len(data) if isinstance(data, list) else 'no', len(ids)))
@@ -135,8 +132,7 @@ def _diff(path, recreate, before_ids):
 
 def run(module, runner=None, which=None, params=None):
     """Recreate, then verify; return the module result. EngineError before anything changed, EngineFailure after."""
-    runner = runner or module.run_command
-    which = which or module.get_bin_path
+    runner, which = commands(module, runner, which)
     params = dict(DEFAULTS, **dict((key, value) for key, value in (params or module.params).items() if value is not None))
     path = params['path']
     recreate, expected = check_params(params['recreate'], params['expected'])
@@ -161,7 +157,7 @@ def run(module, runner=None, which=None, params=None):
             rc, out, err = runner(command + ['-f', path, 'up', '--detach', '--no-deps', '--force-recreate'] + recreate,
                                   environ_update=C_LOCALE)
             if rc != 0:
-                raise EngineFailure('%s up --force-recreate %s failed: %s' % (label, ' '.join(recreate), _tail(out, err)),
+                raise EngineFailure('%s up --force-recreate %s failed: %s' % (label, ' '.join(recreate), tail(None, out, err)),
                                     dict(result, recreated=[]))
     inspected = {}
     for service in sorted(expected):

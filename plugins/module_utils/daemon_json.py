@@ -29,11 +29,11 @@ import tempfile
 from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
 from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file, read_text
 from ansible_collections.lowmem.vps.plugins.module_utils.sizes import SizeError, parse_size
+from ansible_collections.lowmem.vps.plugins.module_utils.runner import C_LOCALE, commands, tail
 
 DAEMON_JSON = '/etc/docker/daemon.json'
 RESTART_POLICIES = ('never', 'if_live_restore', 'always')
 DEFAULTS = dict(path=DAEMON_JSON, settings=None, restart='if_live_restore', validate=True)
-C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
 LOG_KEYS = ('log-driver', 'log-opts')
 SCALARS = (str, int, float, bool)
 DOCKER_UNIT = 'docker'
@@ -216,9 +216,6 @@ def logging_changed(before, after):
 
 # ---------------------------------------------------------------- dockerd / systemctl
 
-def _tail(rc, out, err):
-    lines = ((err or '').strip() or (out or '').strip()).splitlines()
-    return ' / '.join(lines[-3:]) if lines else 'rc=%d' % rc
 
 
 def dockerd_validates(runner, dockerd):
@@ -241,7 +238,7 @@ def validate_text(runner, dockerd, text, directory=None):
         os.unlink(tmp_path)
     if rc == 0:
         return None
-    return _tail(rc, out, err).replace(tmp_path, '<merged daemon.json>')
+    return tail(rc, out, err).replace(tmp_path, '<merged daemon.json>')
 
 
 def _read(path):
@@ -259,8 +256,7 @@ def run(module, runner=None, which=None, params=None):
     Raises DaemonJsonError (nothing changed) for bad input, an unreadable file and a refused validation, and
     DaemonJsonFailure when the restart fails after the file was written.
     """
-    runner = runner or module.run_command
-    which = which or module.get_bin_path
+    runner, which = commands(module, runner, which)
     params = dict(DEFAULTS, **dict((key, value) for key, value in (params or module.params).items() if value is not None))
     path, policy = params['path'], params['restart']
     if policy not in RESTART_POLICIES:
@@ -321,7 +317,7 @@ def run(module, runner=None, which=None, params=None):
             rc, out, err = runner([systemctl, 'restart', DOCKER_UNIT], environ_update=C_LOCALE)
             if rc != 0:
                 raise DaemonJsonFailure('%s written, but systemctl restart docker failed: %s; dockerd may be stopped, '
-                                        'check journalctl -u docker' % (path, _tail(rc, out, err)),
+                                        'check journalctl -u docker' % (path, tail(rc, out, err)),
                                         result=dict(changed=True, settings=after, restarted=False, restart_needed=True,
                                                     recreate_needed=recreate))
         result['restarted'] = True

@@ -10,14 +10,21 @@
   with ``changed=True`` and say what state the host was left in.
 
 Each module_utils file subclasses both with its own names (``SwapError``, ``SwapFailure``...), so callers catch
-exactly their module's errors.
+exactly their module's errors; :func:`result.report` turns any of them into the task's result.
 """
 
 from __future__ import annotations
 
 
 class RefusedError(ValueError):
-    """Bad input or a state the module refuses to act on; raised before anything was changed."""
+    """Bad input or a state the module refuses to act on; raised before anything was changed.
+
+    ``result`` may carry fields for the failed task's result (the path concerned, the values read).
+    """
+
+    def __init__(self, msg='', result=None):
+        super(RefusedError, self).__init__(msg)
+        self.result = result or {}
 
 
 class PartialFailure(Exception):

@@ -13,6 +13,12 @@ from __future__ import annotations
 import os
 import tempfile
 
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import RefusedError
+
+
+class FileWriteError(RefusedError):
+    """A planned file cannot be written (its directory is missing)."""
+
 
 class FilePlan(object):
     """What would happen to one file: ``before``/``after`` text (None = absent)."""
@@ -73,8 +79,18 @@ def plan_file(path, content, mode=None):
     return FilePlan(path, read_text(path), content, mode, file_mode(path))
 
 
+def _wrote(module, plan):
+    # A result.Context records the write, so a later failure still reports changed and diff.
+    record = getattr(module, 'wrote', None)
+    if record is not None:
+        record(plan.diff())
+    return True
+
+
 def apply_file(module, plan, parent_mode=0o755):
     """Carry out ``plan`` (a FilePlan) outside check mode; no-op when nothing changes.
+
+    Raises FileWriteError (before writing) when the directory cannot be made.
 
     The new text goes to a temporary file in the target's directory, then
     ``module.atomic_move`` puts it in place, so a reader never sees half a file and an
@@ -86,14 +102,14 @@ def apply_file(module, plan, parent_mode=0o755):
         return False
     if plan.after is None:
         os.unlink(plan.path)
-        return True
+        return _wrote(module, plan)
     if plan.before == plan.after:
         os.chmod(plan.path, plan.mode)
-        return True
+        return _wrote(module, plan)
     directory = os.path.dirname(plan.path) or '.'
     if not os.path.isdir(directory):
         if not os.path.isdir(os.path.dirname(directory) or '.'):
-            module.fail_json(msg='cannot write %s: directory %s does not exist' % (plan.path, directory))
+            raise FileWriteError('cannot write %s: directory %s does not exist' % (plan.path, directory))
         os.mkdir(directory, parent_mode)
     fd, tmp_path = tempfile.mkstemp(prefix='.%s.' % os.path.basename(plan.path), dir=directory)
     try:
@@ -102,6 +118,7 @@ def apply_file(module, plan, parent_mode=0o755):
             handle.write(plan.after)
         os.chmod(tmp_path, plan.mode if plan.mode is not None else 0o644)
         module.atomic_move(tmp_path, plan.path)
+        _wrote(module, plan)
         if plan.mode is not None:
             # atomic_move keeps an existing file's permissions: enforce the planned ones.
             os.chmod(plan.path, plan.mode)

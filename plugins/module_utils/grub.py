@@ -18,6 +18,7 @@ import os
 import re
 
 from ansible_collections.lowmem.vps.plugins.module_utils.files import read_kernel_text
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import RefusedError
 
 GRUB_DEFAULT = '/etc/default/grub'
 GRUB_D = '/etc/default/grub.d'
@@ -32,7 +33,7 @@ _BARE_RE = re.compile(r'^[A-Za-z0-9_.,:/=+@%-]+$')
 _SAFE_TOKEN_RE = re.compile(r'^[A-Za-z0-9_.-]+(?:=[A-Za-z0-9_.,:/+@%-]*)?$')
 
 
-class GrubError(ValueError):
+class GrubError(RefusedError):
     """A file this module cannot edit safely: the message is meant for the operator as it is."""
 
 

@@ -37,13 +37,13 @@ import re
 from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
 from ansible_collections.lowmem.vps.plugins.module_utils.files import read_kernel_text, read_text
 from ansible_collections.lowmem.vps.plugins.module_utils.grub import GRUB_DEFAULT, GrubError, find_assignments
+from ansible_collections.lowmem.vps.plugins.module_utils.runner import C_LOCALE, commands, tail
 
 OSRELEASE_PATH = '/proc/sys/kernel/osrelease'
 GRUBENV_PATH = '/boot/grub/grubenv'
 PATHS = {'osrelease': OSRELEASE_PATH, 'grub_default': GRUB_DEFAULT, 'grubenv': GRUBENV_PATH}
 # dpkg-query expands \t and \n itself; the list argument reaches it unquoted.
 DPKG_FORMAT = '${Package}\\t${Version}\\t${db:Status-Abbrev}\\n'
-C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
 APT_ENV = dict(C_LOCALE, DEBIAN_FRONTEND='noninteractive')
 
 # Name prefixes of the packages that belong to one kernel release, longest first.
@@ -465,17 +465,13 @@ def running_release(path=OSRELEASE_PATH):
     return release
 
 
-def _tail(rc, out, err):
-    text = (err or '').strip() or (out or '').strip()
-    lines = text.splitlines()
-    return ' / '.join(lines[-3:]) if lines else 'rc=%d' % rc
 
 
 def query(runner, dpkg_query):
     """KernelPackage list of the system, from dpkg-query in the C locale."""
     rc, out, err = runner([dpkg_query, '-W', '--showformat=' + DPKG_FORMAT], environ_update=C_LOCALE)
     if rc != 0:
-        raise KernelError('dpkg-query -W failed: %s' % _tail(rc, out, err))
+        raise KernelError('dpkg-query -W failed: %s' % tail(rc, out, err))
     return list_installed(out)
 
 
@@ -507,8 +503,7 @@ def run(module, keep=2, update_grub=True, purge=True, runner=None, which=None, p
 
     Raises KernelError (nothing changed) for bad input and refusals, KernelFailure when a step fails once apt-get ran.
     """
-    runner = runner or module.run_command
-    which = which or module.get_bin_path
+    runner, which = commands(module, runner, which)
     paths = dict(PATHS, **(paths or {}))
     check_keep(keep)
     running = running_release(paths['osrelease'])
@@ -537,7 +532,7 @@ def run(module, keep=2, update_grub=True, purge=True, runner=None, which=None, p
     action = 'purge' if purge else 'remove'
     rc, out, err = runner([apt_get, '-s', action] + purge_list, environ_update=APT_ENV)
     if rc != 0:
-        raise KernelError('apt-get -s %s failed: %s' % (action, _tail(rc, out, err)))
+        raise KernelError('apt-get -s %s failed: %s' % (action, tail(rc, out, err)))
     extra = sorted(set(simulated_removals(out)) - gone)
     if extra:
         raise KernelError('apt-get %s would also remove %s, which depend on the kernels to %s (a meta package such as '
@@ -556,13 +551,13 @@ def run(module, keep=2, update_grub=True, purge=True, runner=None, which=None, p
     if rc != 0:
         problems, removed = _check_after(runner, dpkg_query, purge_list, unplanned, purge)
         partial['changed'] = removed != 0
-        raise KernelFailure('apt-get -y %s failed: %s; %s' % (action, _tail(rc, out, err), '; '.join(problems) if problems
+        raise KernelFailure('apt-get -y %s failed: %s; %s' % (action, tail(rc, out, err), '; '.join(problems) if problems
                                                               else 'dpkg lists every planned package as gone'), result=partial)
     if update_grub_bin:
         rc, out, err = runner([update_grub_bin], environ_update=C_LOCALE)
         if rc != 0:
             raise KernelFailure('the old kernels were %sd, but update-grub failed: %s; run update-grub before rebooting'
-                                % (action, _tail(rc, out, err)), result=partial)
+                                % (action, tail(rc, out, err)), result=partial)
         result['grub_updated'] = True
     problems = _check_after(runner, dpkg_query, purge_list, unplanned, purge)[0]
     if problems:

@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import RefusedError
+
 MEMINFO_PATH = '/proc/meminfo'
 
 _UNITS = {'kb': 1, 'mb': 1024, 'gb': 1024 * 1024}
 
 
-class MeminfoError(ValueError):
+class MeminfoError(RefusedError):
     """/proc/meminfo could not be read or has no usable line."""
 
 

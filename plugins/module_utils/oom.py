@@ -31,6 +31,7 @@ import re
 
 from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
 from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file
+from ansible_collections.lowmem.vps.plugins.module_utils.runner import C_LOCALE, commands, tail
 
 PROC_ROOT = '/proc'
 CGROUP_ROOT = '/sys/fs/cgroup'
@@ -41,7 +42,6 @@ DEFAULT_HEADER = 'Ansible managed: lowmem.vps.oom_protect'
 DEFAULTS = dict(units=None, score=DEFAULT_SCORE, dropin_name=DEFAULT_DROPIN, header=DEFAULT_HEADER,
                 allow_unkillable_sessions=False, live=True, daemon_reload=True, systemd_dir=SYSTEMD_DIR,
                 proc_root=PROC_ROOT, cgroup_root=CGROUP_ROOT)
-C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
 SHOW_PROPERTIES = ('Id', 'LoadState', 'MainPID', 'ControlGroup', 'OOMScoreAdjust')
 SCORE_MIN, SCORE_MAX = -1000, 1000
 SCOPES = ('main', 'all')
@@ -387,9 +387,6 @@ def live_diff(unit_id, entries):
 
 # ---------------------------------------------------------------- run
 
-def _tail(rc, out, err):
-    lines = ((err or '').strip() or (out or '').strip()).splitlines()
-    return ' / '.join(lines[-3:]) if lines else 'rc=%d' % rc
 
 
 def resolve(units, shown, warnings):
@@ -427,8 +424,7 @@ def run(module, runner=None, which=None, params=None, write=write_adj):
 
     Raises OomError (nothing changed) for bad input and refusals, OomFailure when a step fails after writing began.
     """
-    runner = runner or module.run_command
-    which = which or module.get_bin_path
+    runner, which = commands(module, runner, which)
     params = dict(DEFAULTS, **dict((key, value) for key, value in (params or module.params).items() if value is not None))
     score = _as_int(params['score'])
     if score is None:
@@ -447,7 +443,7 @@ def run(module, runner=None, which=None, params=None, write=write_adj):
         raise OomError('systemctl is not installed: oom_protect manages systemd units')
     rc, out, err = runner(show_command(systemctl, [unit['name'] for unit in units]), environ_update=C_LOCALE)
     if rc != 0:
-        raise OomError('systemctl show failed: %s' % _tail(rc, out, err))
+        raise OomError('systemctl show failed: %s' % tail(rc, out, err))
     kept, result['skipped'] = resolve(units, parse_show(out), warnings)
     if not params['allow_unkillable_sessions']:
         problems = [ssh_problem(block['id'], unit['score']) for unit, block in kept]
@@ -472,7 +468,7 @@ def run(module, runner=None, which=None, params=None, write=write_adj):
             rc, out, err = runner([systemctl, 'daemon-reload'], environ_update=C_LOCALE)
             if rc != 0:
                 raise OomFailure('drop-ins written, but systemctl daemon-reload failed: %s; they apply after a daemon-reload '
-                                 'and the unit\'s next start' % _tail(rc, out, err), result=dict(changed=True))
+                                 'and the unit\'s next start' % tail(rc, out, err), result=dict(changed=True))
         result['daemon_reloaded'] = True
 
     proc_root, cgroup_root = params['proc_root'], params['cgroup_root']

@@ -18,6 +18,8 @@ No AnsibleModule here; the system path is a default argument.
 
 from __future__ import annotations
 
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import RefusedError
+
 CPUINFO_PATH = '/proc/cpuinfo'
 
 # Flags each level adds to the one below, as Linux names them in /proc/cpuinfo:
@@ -43,7 +45,7 @@ XANMOD_MAX_LEVEL = 3
 XANMOD_V1_FLAVOUR = 'lts'
 
 
-class PsabiError(ValueError):
+class PsabiError(RefusedError):
     """Text that is not an x86-64 /proc/cpuinfo, or an unknown level or flavour; the message is for the operator."""
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import RefusedError
+
 KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
@@ -23,7 +25,7 @@ _FACTORS = {'': 1, 'K': KIB, 'M': MIB, 'G': GIB, 'T': TIB}
 _SIZE_RE = re.compile(r'^(?P<sign>[-+]?)(?P<number>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*(?P<unit>[KMGT]?)(?:I?B)?$', re.IGNORECASE)
 
 
-class SizeError(ValueError):
+class SizeError(RefusedError):
     """A size that cannot be used: the message is meant for the operator as it is."""
 
 

@@ -31,6 +31,7 @@ from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFa
 from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file, read_text
 from ansible_collections.lowmem.vps.plugins.module_utils.meminfo import MEMINFO_PATH, MeminfoError, read_meminfo
 from ansible_collections.lowmem.vps.plugins.module_utils.sizes import GIB, MIB, SizeError, format_size, parse_size
+from ansible_collections.lowmem.vps.plugins.module_utils.runner import C_LOCALE
 
 SWAPS_PATH = '/proc/swaps'
 MOUNTS_PATH = '/proc/mounts'
@@ -59,7 +60,6 @@ SWAPFILE_MODE = 0o600
 NEW_SUFFIX = '.new'
 
 _OCTAL_ESCAPE_RE = re.compile(r'\\([0-7]{3})')
-_RUN_ENV = {'LC_ALL': 'C', 'LANG': 'C'}
 
 
 class SwapError(RefusedError):
@@ -492,7 +492,7 @@ class SwapfileRun(object):
         binary = self.module.get_bin_path(name)
         if not binary:
             return 127, '', '%s: command not found' % name
-        return self.module.run_command([binary] + list(args), environ_update=_RUN_ENV)
+        return self.module.run_command([binary] + list(args), environ_update=C_LOCALE)
 
     def btrfs_has_mkswapfile(self):
         if not self.module.get_bin_path('btrfs'):

@@ -14,6 +14,8 @@ import fnmatch
 import os
 import re
 
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import RefusedError
+
 PROC_SYS = '/proc/sys'
 # The directories systemd-sysctl reads, in its precedence order for equal file names.
 SYSCTL_DIRS = ('/etc/sysctl.d', '/run/sysctl.d', '/usr/local/lib/sysctl.d', '/usr/lib/sysctl.d', '/lib/sysctl.d')
@@ -25,7 +27,7 @@ _INT_RE = re.compile(r'^-?[0-9]+$')
 SWAPPINESS_RANGE = (0, 200)
 
 
-class SysctlError(ValueError):
+class SysctlError(RefusedError):
     """Bad input: the message is meant for the operator as it is."""
 
 

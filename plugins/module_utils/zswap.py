@@ -19,6 +19,7 @@ import re
 
 from ansible_collections.lowmem.vps.plugins.module_utils.files import read_kernel_text
 from ansible_collections.lowmem.vps.plugins.module_utils.grub import cmdline_differs
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import RefusedError
 
 PARAMETERS_DIR = '/sys/module/zswap/parameters'
 PROC_CRYPTO = '/proc/crypto'
@@ -44,7 +45,7 @@ COMPRESSION_TYPES = frozenset(('compression', 'scomp', 'acomp'))
 _NAME_RE = re.compile(r'^[a-z0-9][a-z0-9_-]{0,63}$')
 
 
-class ZswapError(ValueError):
+class ZswapError(RefusedError):
     """Bad input or a kernel that cannot do what is asked: the message is meant for the operator as it is."""
 
 

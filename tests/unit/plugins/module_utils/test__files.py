@@ -7,7 +7,8 @@ import stat
 
 import pytest
 
-from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file, read_kernel_text
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import RefusedError
+from ansible_collections.lowmem.vps.plugins.module_utils.files import FileWriteError, apply_file, plan_file, read_kernel_text
 
 
 def mode_of(path):
@@ -70,15 +71,16 @@ def test_removal(tmp_path, ansible_module):
     assert not plan_file(str(target), None).changed
 
 
-def test_missing_parent_is_created_only_one_level_deep(tmp_path, ansible_module, capsys):
+def test_missing_parent_is_created_only_one_level_deep(tmp_path, ansible_module):
     plan = plan_file(str(tmp_path / 'sysctl.d' / 'a.conf'), 'x\n', 0o644)
     apply_file(ansible_module(), plan)
     assert (tmp_path / 'sysctl.d' / 'a.conf').read_text() == 'x\n'
 
     deep = plan_file(str(tmp_path / 'no' / 'such' / 'a.conf'), 'x\n', 0o644)
-    with pytest.raises(SystemExit):
+    with pytest.raises(FileWriteError) as raised:
         apply_file(ansible_module(), deep)
-    assert 'directory %s does not exist' % (tmp_path / 'no' / 'such') in capsys.readouterr().out
+    assert isinstance(raised.value, RefusedError)
+    assert 'directory %s does not exist' % (tmp_path / 'no' / 'such') in str(raised.value)
     assert not (tmp_path / 'no').exists()
 
 
