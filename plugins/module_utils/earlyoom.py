@@ -25,6 +25,8 @@ import re
 import time
 import warnings as python_warnings
 
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
+
 try:
     import ctypes
 except ImportError:  # pragma: no cover - CPython on Linux always has it
@@ -76,6 +78,15 @@ _ERROR_ECHO = re.compile(r'^\s*(fatal: .*|.*unrecognized option.*|.*invalid opti
 REG_EXTENDED = 1
 REG_NOSUB = 8
 _REGEX_T_BYTES = 512  # sizeof(regex_t) is 64 on x86_64 glibc; leave room for any libc.
+
+
+
+class EarlyoomError(RefusedError):
+    """Bad input, or earlyoom missing: nothing was written."""
+
+
+class EarlyoomFailure(PartialFailure):
+    """The file was written, then restarting or verifying earlyoom failed."""
 
 
 def _describe(char):

@@ -48,6 +48,13 @@ class FilePlan(object):
         }
 
 
+def values_diff(header, names, before, after):
+    """A diff entry for live values (``/proc/sys``, zswap parameters): one ``name = value`` line per name."""
+    def text(values):
+        return ''.join('%s = %s\n' % (name, values.get(name)) for name in names)
+    return {'before_header': header, 'after_header': header, 'before': text(before), 'after': text(after)}
+
+
 def read_text(path):
     """Text of ``path``, or None when it does not exist."""
     try:

@@ -17,6 +17,7 @@ import hashlib
 import re
 import struct
 
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import RefusedError
 from ansible_collections.lowmem.vps.plugins.module_utils.files import FilePlan, apply_file, file_mode
 
 PUBLIC_KEY = 6
@@ -35,6 +36,10 @@ CRC24_POLY = 0x1864CFB
 
 class FetchError(Exception):
     """The key could not be downloaded (message says why)."""
+
+
+class KeyringError(RefusedError):
+    """The key is refused (bad input, a download that failed, a fingerprint that does not match): nothing was written."""
 
 
 def normalise_fingerprint(text):
@@ -238,7 +243,7 @@ def run(module, fetch=None):
     params = module.params
 
     def fail(message, **extra):
-        module.fail_json(msg='openpgp_keyring: %s; nothing was written' % message, **extra)
+        raise KeyringError('%s; nothing was written' % message, extra)
 
     try:
         expected = normalise_fingerprint(params['fingerprint'])
@@ -268,4 +273,4 @@ def run(module, fetch=None):
     apply_file(module, plan)
     diff = {'before_header': dest if plan.before is not None else '%s (absent)' % dest, 'after_header': dest,
             'before': describe(plan.before, plan.before_mode), 'after': describe(plan.after, mode)}
-    module.exit_json(changed=plan.changed, dest=dest, fingerprints=found, fingerprint=expected, diff=diff)
+    return dict(changed=plan.changed, dest=dest, fingerprints=found, fingerprint=expected, diff=diff)

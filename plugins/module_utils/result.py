@@ -53,16 +53,20 @@ def _failure_fields(context, extra):
     return changed, fields
 
 
-def report(module, name, body):
-    """Run ``body(context)`` and end the module with exit_json or fail_json (this function does not return)."""
+def report(module, name, body, nothing='nothing was changed'):
+    """Run ``body(context)`` and end the module with exit_json or fail_json (this function does not return).
+
+    ``nothing`` is what a refusal's message adds when nothing was written ("nothing was recreated"; None: nothing,
+    for modules that never write).
+    """
     context = Context(module)
     try:
         result = body(context) or {}
     except RefusedError as exc:
         changed, fields = _failure_fields(context, getattr(exc, 'result', None))
         message = str(exc)
-        if not changed and 'nothing was' not in message:
-            message += '; nothing was changed'
+        if not changed and nothing and 'nothing was' not in message:
+            message += '; ' + nothing
         module.fail_json(msg='%s: %s' % (name, message), changed=changed, **fields)
     except PartialFailure as exc:
         changed, fields = _failure_fields(context, exc.result)

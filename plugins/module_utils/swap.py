@@ -726,7 +726,7 @@ def converge_present(module, path, size='auto', priority=None, fstab=True, auto_
     diff.append({'before_header': '%s (swap file)' % path, 'after_header': '%s (swap file)' % path,
                  'before': describe(size_before, active_before, priority_before),
                  'after': describe(wanted, active, final_priority)})
-    return dict(changed=changed, path=path, size=wanted, size_human=format_size(wanted), size_before=size_before,
+    return dict(changed=changed, swapfile=path, size=wanted, size_human=format_size(wanted), size_before=size_before,
                 active=active, inactive_reason=inactive_reason, priority=final_priority, method=method, resize=resize,
                 fstab_changed=bool(fstab_plan is not None and fstab_plan.changed), diff=diff, warnings=job.warnings)
 
@@ -941,6 +941,6 @@ def converge_absent(module, path, fstab=True, system=SYSTEM):
     diff.append({'before_header': '%s (swap file)' % path, 'after_header': '%s (swap file)' % path,
                  'before': describe(size_before, active_before is not None, active_before.priority if active_before else None),
                  'after': describe(None, False, None)})
-    return dict(changed=bool(active or existing or fstab_changed), path=path, size=None, size_human=None,
+    return dict(changed=bool(active or existing or fstab_changed), swapfile=path, size=None, size_human=None,
                 size_before=size_before, active=False, inactive_reason='state=absent', priority=None, method='none',
                 resize='none', fstab_changed=fstab_changed, diff=diff, warnings=job.warnings)

@@ -118,7 +118,8 @@ backup_file:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lowmem.vps.plugins.module_utils.compose import ComposeError, run
+from ansible_collections.lowmem.vps.plugins.module_utils.compose import run
+from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path', required=True),
@@ -129,14 +130,7 @@ ARGUMENT_SPEC = dict(
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = run(module)
-    except ComposeError as exc:
-        module.fail_json(msg='compose_limits: %s; nothing was changed' % exc)
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(**result)
+    report(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), 'compose_limits', run)
 
 
 if __name__ == '__main__':

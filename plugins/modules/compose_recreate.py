@@ -112,7 +112,8 @@ compose_command:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lowmem.vps.plugins.module_utils.compose_engine import EngineError, EngineFailure, run
+from ansible_collections.lowmem.vps.plugins.module_utils.compose_engine import run
+from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path', required=True),
@@ -123,18 +124,8 @@ ARGUMENT_SPEC = dict(
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = run(module)
-    except EngineError as exc:
-        module.fail_json(msg='compose_recreate: %s; nothing was recreated' % exc)
-    except EngineFailure as exc:
-        for warning in exc.result.pop('warnings', []):
-            module.warn(warning)
-        module.fail_json(msg='compose_recreate: %s' % exc, **exc.result)
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(**result)
+    report(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), 'compose_recreate', run,
+           nothing='nothing was recreated')
 
 
 if __name__ == '__main__':

@@ -135,8 +135,9 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lowmem.vps.plugins.module_utils.daemon_json import (
-    DAEMON_JSON, RESTART_POLICIES, DaemonJsonError, DaemonJsonFailure, run,
+    DAEMON_JSON, RESTART_POLICIES, run,
 )
+from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path', default=DAEMON_JSON),
@@ -147,16 +148,7 @@ ARGUMENT_SPEC = dict(
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = run(module)
-    except DaemonJsonError as exc:
-        module.fail_json(msg='docker_daemon_json: %s; nothing was changed' % exc)
-    except DaemonJsonFailure as exc:
-        module.fail_json(msg='docker_daemon_json: %s' % exc, **exc.result)
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(**result)
+    report(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), 'docker_daemon_json', run)
 
 
 if __name__ == '__main__':

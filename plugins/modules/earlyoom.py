@@ -186,12 +186,13 @@ echoed:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lowmem.vps.plugins.module_utils.earlyoom import (
-    DEFAULT_HEADER, DEFAULT_PATH, build_args, format_version, parse_default_file, parse_version, render_default_file,
-    verify_echo,
+    DEFAULT_HEADER, DEFAULT_PATH, EarlyoomError, EarlyoomFailure, build_args, format_version, parse_default_file,
+    parse_version, render_default_file, verify_echo,
 )
 from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file
+from ansible_collections.lowmem.vps.plugins.module_utils.result import report
+from ansible_collections.lowmem.vps.plugins.module_utils.runner import commands, tail
 
-C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
 # earlyoom logs its startup lines just after `systemctl restart` returns: read the journal this often.
 VERIFY_ATTEMPTS = 10
 VERIFY_DELAY = 0.5
@@ -218,65 +219,59 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def fail(module, message, **extra):
-    module.fail_json(msg='earlyoom: %s; nothing was changed' % message, **extra)
-
-
-def installed_version(module):
+def installed_version(module, runner, which):
     """The version to check options against: O(version), else `earlyoom -v`; None only in check mode without earlyoom."""
     if module.params['version']:
         try:
             return parse_version(module.params['version'])
         except ValueError as exc:
-            fail(module, 'version: %s' % exc)
-    binary = module.get_bin_path('earlyoom')
+            raise EarlyoomError('version: %s' % exc)
+    binary = which('earlyoom')
     if not binary:
         if module.check_mode:
             module.warn('earlyoom is not installed: options that need a given earlyoom version were not checked')
             return None
-        fail(module, 'earlyoom is not installed (install the earlyoom package first, or give version)')
-    rc, out, err = module.run_command([binary, '-v'], environ_update=C_LOCALE)
+        raise EarlyoomError('earlyoom is not installed (install the earlyoom package first, or give version)')
+    rc, out, err = runner([binary, '-v'])
     try:
         return parse_version('%s\n%s' % (out, err))
     except ValueError as exc:
-        fail(module, '`%s -v` (rc=%d): %s' % (binary, rc, exc))
+        raise EarlyoomError('`%s -v` (rc=%d): %s' % (binary, rc, exc))
 
 
-def restart(module, path):
-    systemctl = module.get_bin_path('systemctl')
+def restart(module, runner, which, path):
+    systemctl = which('systemctl')
     if not systemctl:
-        module.fail_json(msg='earlyoom: %s written, but systemctl is not installed to restart earlyoom' % path)
-    rc, out, err = module.run_command([systemctl, 'restart', 'earlyoom'], environ_update=C_LOCALE)
+        raise EarlyoomFailure('%s written, but systemctl is not installed to restart earlyoom' % path, dict(path=path))
+    rc, out, err = runner([systemctl, 'restart', 'earlyoom'])
     if rc != 0:
-        module.fail_json(msg='earlyoom: %s written, but `systemctl restart earlyoom` failed (rc=%d): %s'
-                             % (path, rc, (err or out).strip()), path=path)
+        raise EarlyoomFailure('%s written, but `systemctl restart earlyoom` failed (rc=%d): %s'
+                              % (path, rc, tail(rc, out, err)), dict(path=path))
+    module.wrote()
 
 
-def verify(module, path, args):
-    journalctl = module.get_bin_path('journalctl')
+def verify(runner, which, path, args):
+    journalctl = which('journalctl')
     if not journalctl:
-        module.fail_json(msg='earlyoom: %s written and earlyoom restarted, but journalctl is not installed to verify it '
-                             '(use verify=false)' % path, path=path, args=args, restarted=True)
-
-    def runner(argv):
-        return module.run_command(argv, environ_update=C_LOCALE)
-
+        raise EarlyoomFailure('%s written and earlyoom restarted, but journalctl is not installed to verify it '
+                              '(use verify=false)' % path, dict(path=path, args=args, restarted=True))
     echoed, mismatches = verify_echo(runner, args, attempts=VERIFY_ATTEMPTS, delay=VERIFY_DELAY, journalctl=journalctl)
     if mismatches:
-        module.fail_json(msg='earlyoom: %s written and earlyoom restarted, but it does not run with these arguments: %s'
-                             % (path, '; '.join(mismatches)), path=path, args=args, echoed=echoed, restarted=True)
+        raise EarlyoomFailure('%s written and earlyoom restarted, but it does not run with these arguments: %s'
+                              % (path, '; '.join(mismatches)), dict(path=path, args=args, echoed=echoed, restarted=True))
     return echoed
 
 
-def run(module):
+def run(module, runner=None, which=None):
+    runner, which = commands(module, runner, which)
     params = module.params
-    version = installed_version(module)
+    version = installed_version(module, runner, which)
     warnings = []
     try:
         args = build_args(dict((key, params[key]) for key in OPTION_KEYS), version, warnings)
         text = render_default_file(args, params['header'])
     except ValueError as exc:
-        fail(module, str(exc))
+        raise EarlyoomError(str(exc))
     for warning in warnings:
         module.warn(warning)
 
@@ -286,17 +281,16 @@ def run(module):
     restarted = False
     echoed = {}
     if plan.before != plan.after and params['restart'] and not module.check_mode:
-        restart(module, path)
+        restart(module, runner, which, path)
         restarted = True
         if params['verify']:
-            echoed = verify(module, path, args)
-    module.exit_json(changed=plan.changed, path=path, args=args, previous_args=parse_default_file(plan.before),
-                     version=format_version(version), restarted=restarted, echoed=echoed, diff=plan.diff())
+            echoed = verify(runner, which, path, args)
+    return dict(changed=plan.changed, path=path, args=args, previous_args=parse_default_file(plan.before),
+                version=format_version(version), restarted=restarted, echoed=echoed, diff=plan.diff())
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    run(module)
+    report(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), 'earlyoom', run)
 
 
 if __name__ == '__main__':

@@ -118,7 +118,8 @@ grub_updated:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lowmem.vps.plugins.module_utils.kernels import KernelError, KernelFailure, run
+from ansible_collections.lowmem.vps.plugins.module_utils.kernels import run
+from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 
 
 def main():
@@ -131,15 +132,8 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    try:
-        result = run(module, keep=params['keep'], update_grub=params['update_grub'], purge=params['purge'])
-    except KernelError as exc:
-        module.fail_json(msg='kernel_cleanup: %s; nothing was changed' % exc)
-    except KernelFailure as exc:
-        module.fail_json(msg='kernel_cleanup: %s' % exc, **exc.result)
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(**result)
+    report(module, 'kernel_cleanup',
+           lambda context: run(context, keep=params['keep'], update_grub=params['update_grub'], purge=params['purge']))
 
 
 if __name__ == '__main__':

@@ -187,8 +187,9 @@ audit_lines:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lowmem.vps.plugins.module_utils.oom import (
-    CGROUP_ROOT, DEFAULT_DROPIN, DEFAULT_HEADER, DEFAULT_SCORE, PROC_ROOT, SYSTEMD_DIR, OomError, OomFailure, run,
+    CGROUP_ROOT, DEFAULT_DROPIN, DEFAULT_HEADER, DEFAULT_SCORE, PROC_ROOT, SYSTEMD_DIR, run,
 )
+from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 
 ARGUMENT_SPEC = dict(
     units=dict(type='list', elements='raw', required=True),
@@ -205,16 +206,7 @@ ARGUMENT_SPEC = dict(
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = run(module)
-    except OomError as exc:
-        module.fail_json(msg='oom_protect: %s; nothing was changed' % exc)
-    except OomFailure as exc:
-        module.fail_json(msg='oom_protect: %s' % exc, **exc.result)
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(**result)
+    report(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), 'oom_protect', run)
 
 
 if __name__ == '__main__':

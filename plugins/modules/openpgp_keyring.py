@@ -108,6 +108,7 @@ fingerprints:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lowmem.vps.plugins.module_utils.openpgp import run
+from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 
 ARGUMENT_SPEC = dict(
     url=dict(type='str'),
@@ -123,7 +124,7 @@ ARGUMENT_SPEC = dict(
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=[('url', 'content')],
                            required_one_of=[('url', 'content')], supports_check_mode=True)
-    run(module)
+    report(module, 'openpgp_keyring', run)
 
 
 if __name__ == '__main__':

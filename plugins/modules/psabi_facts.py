@@ -85,6 +85,19 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lowmem.vps.plugins.module_utils.psabi import (
     CPUINFO_PATH, FLAVOURS, LEVELS, PsabiError, cpu_flags, missing_for_level, psabi_level, read_cpuinfo, xanmod_package,
 )
+from ansible_collections.lowmem.vps.plugins.module_utils.result import report
+
+
+def facts(module):
+    path = module.params['cpuinfo_path']
+    try:
+        flags = cpu_flags(read_cpuinfo(path))
+        level = psabi_level(flags)
+        package, note = xanmod_package(level, module.params['flavour'])
+    except PsabiError as exc:
+        raise PsabiError('%s: %s' % (path, exc))
+    missing = missing_for_level(flags, level + 1) if level < LEVELS[-1] else []
+    return dict(changed=False, psabi_level=level, xanmod_package=package, note=note, missing_for_next_level=missing)
 
 
 def main():
@@ -95,14 +108,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        flags = cpu_flags(read_cpuinfo(module.params['cpuinfo_path']))
-        level = psabi_level(flags)
-        package, note = xanmod_package(level, module.params['flavour'])
-    except PsabiError as exc:
-        module.fail_json(msg='psabi_facts: %s: %s' % (module.params['cpuinfo_path'], exc))
-    missing = missing_for_level(flags, level + 1) if level < LEVELS[-1] else []
-    module.exit_json(changed=False, psabi_level=level, xanmod_package=package, note=note, missing_for_next_level=missing)
+    report(module, 'psabi_facts', facts, nothing=None)
 
 
 if __name__ == '__main__':

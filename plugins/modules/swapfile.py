@@ -106,8 +106,10 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
-path:
-  description: The swap file.
+swapfile:
+  description:
+    - The swap file. Not named C(path), so Ansible does not add the file's stat (its size before a change, C(state=file))
+      to the result.
   returned: always
   type: str
   sample: /swapfile
@@ -162,7 +164,8 @@ fstab_changed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lowmem.vps.plugins.module_utils.swap import SwapError, SwapFailure, converge_absent, converge_present
+from ansible_collections.lowmem.vps.plugins.module_utils.result import report
+from ansible_collections.lowmem.vps.plugins.module_utils.swap import converge_absent, converge_present
 
 
 def main():
@@ -177,23 +180,15 @@ def main():
         ),
         supports_check_mode=True,
     )
-    # AnsibleModule.add_path_info would overwrite the returned size with the file's size before the change
-    # (wrong in check mode and on failure) and add state=file, which reads like this module's state option.
-    module.add_path_info = lambda kwargs: kwargs
     params = module.params
-    try:
+
+    def converge(context):
         if params['state'] == 'absent':
-            result = converge_absent(module, params['path'], fstab=params['fstab'])
-        else:
-            result = converge_present(module, params['path'], size=params['size'], priority=params['priority'],
-                                      fstab=params['fstab'], auto_max_disk_percent=params['auto_max_disk_percent'])
-    except SwapError as exc:
-        module.fail_json(msg='swapfile: %s; nothing was changed' % exc, path=params['path'])
-    except SwapFailure as exc:
-        module.fail_json(msg='swapfile: %s' % exc, path=params['path'], **exc.result)
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(**result)
+            return converge_absent(context, params['path'], fstab=params['fstab'])
+        return converge_present(context, params['path'], size=params['size'], priority=params['priority'],
+                                fstab=params['fstab'], auto_max_disk_percent=params['auto_max_disk_percent'])
+
+    report(module, 'swapfile', converge)
 
 
 if __name__ == '__main__':

@@ -143,8 +143,10 @@ overrides:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file
-from ansible_collections.lowmem.vps.plugins.module_utils.meminfo import MeminfoError, mem_total_kb
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure
+from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file, values_diff
+from ansible_collections.lowmem.vps.plugins.module_utils.meminfo import mem_total_kb
+from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 from ansible_collections.lowmem.vps.plugins.module_utils.sysctl import (
     SYSCTL_DIRS, SysctlError, check_guard_rails, find_overrides, plan_live, read_live, render_dropin,
     validate_settings, write_live,
@@ -162,19 +164,13 @@ def check_path(path):
 
 
 def live_diff(keys, before, after):
-    def text(values):
-        return ''.join('%s = %s\n' % (key, values.get(key)) for key in keys)
-    return {'before_header': '/proc/sys (running)', 'after_header': '/proc/sys (running)',
-            'before': text(before), 'after': text(after)}
+    return values_diff('/proc/sys (running)', keys, before, after)
 
 
 def present(module):
     params = module.params
-    try:
-        settings, hidden = validate_settings(params['settings'] or {}, hidden_net_ok=params['hidden_net_keys_ok'])
-        check_guard_rails(settings, mem_total_kb(), params['min_free_kbytes_max_percent'])
-    except (SysctlError, MeminfoError) as exc:
-        module.fail_json(msg='sysctl_dropin: %s; nothing was changed' % exc)
+    settings, hidden = validate_settings(params['settings'] or {}, hidden_net_ok=params['hidden_net_keys_ok'])
+    check_guard_rails(settings, mem_total_kb(), params['min_free_kbytes_max_percent'])
     if hidden:
         module.warn('not visible in this network namespace, written to the file only: %s' % ', '.join(hidden))
 
@@ -193,26 +189,31 @@ def present(module):
     apply_file(module, plan)
     live_after = dict(live_before)
     if to_apply and not module.check_mode:
+        done = []
         for key in to_apply:
             try:
                 write_live(key, settings[key])
             except OSError as exc:
-                module.fail_json(msg='sysctl_dropin: %s written, but %s could not be set live: %s. '
-                                     'Where /proc/sys is read-only (containers) use apply=false.'
-                                     % (params['path'], key, exc.strerror or exc), path=params['path'])
+                if done:
+                    module.wrote(live_diff(done, live_before, read_live(done)))
+                raise PartialFailure('%s %s, but %s could not be set live: %s. Where /proc/sys is read-only (containers) '
+                                     'use apply=false.' % (params['path'], 'written' if plan.changed else 'unchanged', key,
+                                                           exc.strerror or exc), dict(path=params['path']))
+            done.append(key)
         live_after = read_live(keys)
+        module.wrote(live_diff(keys, live_before, live_after))
         refused = [key for key in to_apply if live_after.get(key) != settings[key]]
         if refused:
-            module.fail_json(msg='sysctl_dropin: the kernel did not keep %s' % ', '.join(
+            raise PartialFailure('the kernel did not keep %s' % ', '.join(
                 '%s (wanted %s, reads %s)' % (key, settings[key], live_after.get(key)) for key in refused),
-                path=params['path'], live=live_after)
+                dict(path=params['path'], live=live_after))
     elif to_apply:
         live_after.update((key, settings[key]) for key in to_apply)
 
     diff = [plan.diff()]
     if to_apply:
         diff.append(live_diff(keys, live_before, live_after))
-    module.exit_json(
+    return dict(
         changed=plan.changed or bool(to_apply), path=params['path'], settings=settings, file_changed=plan.changed,
         live=live_after, live_changed=to_apply, live_pending=[] if params['apply'] else pending,
         overrides=[{'key': key, 'file': other, 'value': value} for key, other, value in overrides], hidden=hidden,
@@ -222,7 +223,16 @@ def present(module):
 def absent(module):
     plan = plan_file(module.params['path'], None)
     apply_file(module, plan)
-    module.exit_json(changed=plan.changed, path=module.params['path'], file_changed=plan.changed, diff=plan.diff())
+    return dict(changed=plan.changed, path=module.params['path'], file_changed=plan.changed, diff=plan.diff())
+
+
+def converge(module):
+    problem = check_path(module.params['path'])
+    if problem:
+        raise SysctlError(problem)
+    if module.params['state'] == 'absent':
+        return absent(module)
+    return present(module)
 
 
 def main():
@@ -239,12 +249,7 @@ def main():
         required_if=[('state', 'present', ('settings',))],
         supports_check_mode=True,
     )
-    problem = check_path(module.params['path'])
-    if problem:
-        module.fail_json(msg='sysctl_dropin: %s; nothing was changed' % problem)
-    if module.params['state'] == 'absent':
-        absent(module)
-    present(module)
+    report(module, 'sysctl_dropin', converge)
 
 
 if __name__ == '__main__':

@@ -174,7 +174,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file, read_text
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure
+from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file, read_text, values_diff
 from ansible_collections.lowmem.vps.plugins.module_utils.grub import (
     CMDLINE_DEFAULT, CMDLINE_LINUX, GRUB_D, GRUB_DEFAULT, PROC_CMDLINE, GrubError, cmdline_value, find_overrides, read_cmdline,
     set_cmdline_tokens, token_key,
@@ -184,12 +185,13 @@ from ansible_collections.lowmem.vps.plugins.module_utils.zswap import (
     crypto_module, mismatches, modprobe_name, plan_initramfs_modules, plan_runtime, predicted, read_crypto,
     read_parameters, reboot_required, split_existing, validate, writable, write_parameter,
 )
+from ansible_collections.lowmem.vps.plugins.module_utils.result import report
+from ansible_collections.lowmem.vps.plugins.module_utils.runner import commands, tail
 
 PATHS = {
     'parameters_dir': PARAMETERS_DIR, 'proc_crypto': PROC_CRYPTO, 'proc_cmdline': PROC_CMDLINE,
     'grub': GRUB_DEFAULT, 'grub_d': GRUB_D, 'initramfs_modules': INITRAMFS_MODULES,
 }
-C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
 READ_ONLY = (errno.EROFS, errno.EPERM, errno.EACCES)
 
 ARGUMENT_SPEC = dict(
@@ -203,8 +205,8 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def fail(module, message, **extra):
-    module.fail_json(msg='zswap: %s; nothing was changed' % message, **extra)
+class ZswapFailure(PartialFailure):
+    """A runtime parameter was written, then a later one was refused."""
 
 
 def ensure_compressor(module, compressor, paths):
@@ -219,11 +221,12 @@ def ensure_compressor(module, compressor, paths):
     target = modprobe_name(compressor)
     load = module.params['runtime'] and not module.check_mode
     arguments = [target] if load else ['--dry-run', target]
-    modprobe = module.get_bin_path('modprobe')
+    runner, which = commands(module)
+    modprobe = which('modprobe')
     if not modprobe:
         why = 'modprobe is not installed'
     else:
-        rc, out, err = module.run_command([modprobe] + arguments, environ_update=C_LOCALE)
+        rc, out, err = runner([modprobe] + arguments)
         if rc == 0 and not load:
             return crypto
         if rc == 0:
@@ -232,32 +235,29 @@ def ensure_compressor(module, compressor, paths):
                 return crypto
             why = '`modprobe %s` succeeded but it still does not list %s' % (target, compressor)
         else:
-            why = '`modprobe %s` failed: %s' % (' '.join(arguments), (err or out).strip() or 'rc=%d' % rc)
+            why = '`modprobe %s` failed: %s' % (' '.join(arguments), tail(rc, out, err))
     if not module.params['runtime'] and compressor in CRYPTO_MODULES:
         module.warn('compressor %s could not be checked on this kernel (%s does not list it, %s); '
                     'it goes to the boot configuration unchecked' % (compressor, paths['proc_crypto'], why))
         return crypto
-    fail(module, 'compressor %s is not known to the running kernel: %s does not list it, %s' % (compressor, paths['proc_crypto'], why))
+    raise ZswapError('compressor %s is not known to the running kernel: %s does not list it, %s' % (compressor, paths['proc_crypto'], why))
 
 
 def runtime_diff(names, before, after):
-    def text(values):
-        return ''.join('%s = %s\n' % (name, values.get(name)) for name in names)
-    header = '%s (running)' % PARAMETERS_DIR
-    return {'before_header': header, 'after_header': header, 'before': text(before), 'after': text(after)}
+    return values_diff('%s (running)' % PARAMETERS_DIR, names, before, after)
 
 
 def plan_grub(module, tokens, paths):
     """(FilePlan for /etc/default/grub, grub.d overrides); fails before any write on a file it cannot edit."""
     grub_text = read_text(paths['grub'])
     if grub_text is None:
-        fail(module, '%s does not exist: this machine does not boot through Debian\'s GRUB configuration '
-                     '(use persistent=false, or install grub-pc / grub-efi-amd64)' % paths['grub'])
+        raise ZswapError('%s does not exist: this machine does not boot through Debian\'s GRUB configuration '
+                         '(use persistent=false, or install grub-pc / grub-efi-amd64)' % paths['grub'])
     try:
         new_text = set_cmdline_tokens(grub_text, tokens)
         linux_tokens = cmdline_value(grub_text, CMDLINE_LINUX) or []
     except GrubError as exc:
-        fail(module, '%s: %s' % (paths['grub'], exc))
+        raise ZswapError('%s: %s' % (paths['grub'], exc))
 
     wanted = dict((token_key(token), token) for token in tokens)
     for token in linux_tokens:
@@ -295,25 +295,28 @@ def plan_initramfs(module, module_name, compressor, paths):
 
 
 def apply_runtime(module, writes, before, paths):
-    """Write ``writes`` to the kernel and read every value back; fails clearly on refusal or mismatch."""
+    """Write ``writes`` to the kernel and read every value back; raises on refusal or mismatch."""
     done = []
     for name, value in writes:
         try:
             write_parameter(name, value, paths['parameters_dir'])
         except OSError as exc:
-            message = 'zswap: the kernel refused %s=%s: %s' % (name, value, exc.strerror or exc)
+            message = 'the kernel refused %s=%s: %s' % (name, value, exc.strerror or exc)
             if exc.errno in READ_ONLY:
                 message += ' (where /sys is read-only, in containers, use runtime=false)'
             if not done:
-                module.fail_json(msg=message + '; nothing was changed', runtime=before)
-            module.fail_json(msg=message + '; already set: %s; boot configuration not written'
-                             % ', '.join('%s=%s' % write for write in done), runtime=read_parameters(paths['parameters_dir']) or {})
+                raise ZswapError(message, dict(runtime=before))
+            after = read_parameters(paths['parameters_dir']) or {}
+            module.wrote(runtime_diff([item[0] for item in done], before, after))
+            raise ZswapFailure(message + '; already set: %s; boot configuration not written'
+                               % ', '.join('%s=%s' % write for write in done), dict(runtime=after))
         done.append((name, value))
     after = read_parameters(paths['parameters_dir']) or {}
+    module.wrote(runtime_diff([name for name, value in writes], before, after))
     refused = mismatches(writes, after)
     if refused:
-        module.fail_json(msg='zswap: the kernel did not keep %s; boot configuration not written' % ', '.join(
-            '%s (wanted %s, reads %s)' % item for item in refused), runtime=after)
+        raise ZswapFailure('the kernel did not keep %s; boot configuration not written' % ', '.join(
+            '%s (wanted %s, reads %s)' % item for item in refused), dict(runtime=after))
     return after
 
 
@@ -321,15 +324,12 @@ def run(module, paths=None):
     """Everything main() does, with the system paths replaceable (tests point them under a temporary tree)."""
     paths = dict(PATHS, **(paths or {}))
     params = module.params
-    try:
-        wanted = validate(params['enabled'], params['compressor'], params['zpool'], params['max_pool_percent'],
-                          params['accept_threshold_percent'])
-    except ZswapError as exc:
-        fail(module, str(exc))
+    wanted = validate(params['enabled'], params['compressor'], params['zpool'], params['max_pool_percent'],
+                      params['accept_threshold_percent'])
 
     before = read_parameters(paths['parameters_dir'])
     if before is None and params['runtime']:
-        fail(module, 'the running kernel has no zswap (%s does not exist)' % paths['parameters_dir'])
+        raise ZswapError('the running kernel has no zswap (%s does not exist)' % paths['parameters_dir'])
     if before is None:
         module.warn('%s does not exist: the boot tokens cannot be checked against this kernel' % paths['parameters_dir'])
     names, missing = split_existing(wanted, before)
@@ -352,8 +352,8 @@ def run(module, paths=None):
     for name, value in to_write:
         problem = writable(name, paths['parameters_dir'])
         if problem:
-            fail(module, 'cannot write %s: %s (where /sys is read-only, in containers, use runtime=false)'
-                         % (os.path.join(paths['parameters_dir'], name), problem))
+            raise ZswapError('cannot write %s: %s (where /sys is read-only, in containers, use runtime=false)'
+                             % (os.path.join(paths['parameters_dir'], name), problem))
 
     after = before
     if to_write:
@@ -367,7 +367,7 @@ def run(module, paths=None):
         diff.append(runtime_diff([name for name in names if name in before], before, after))
     grub_changed = bool(grub_plan and grub_plan.changed)
     initramfs_changed = bool(initramfs_plan and initramfs_plan.changed)
-    module.exit_json(
+    return dict(
         changed=bool(to_write) or grub_changed or initramfs_changed, runtime=after, runtime_changed=[name for name, value in to_write],
         runtime_pending=[] if params['runtime'] else [name for name, value in writes], missing_parameters=missing,
         cmdline_tokens=tokens, grub_changed=grub_changed, initramfs_changed=initramfs_changed,
@@ -376,8 +376,7 @@ def run(module, paths=None):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    run(module)
+    report(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), 'zswap', run)
 
 
 if __name__ == '__main__':

@@ -19,6 +19,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.lowmem.vps.plugins.module_utils.openpgp import (
     FetchError, dearmor, key_bytes, normalise_fingerprint, packets, primary_fingerprints, run,
 )
+from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 from ansible_collections.lowmem.vps.plugins.modules.openpgp_keyring import ARGUMENT_SPEC
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures', 'openpgp')
@@ -144,7 +145,7 @@ def call_run(capsys, fetch=None, **args):
     with patch_module_args(args):
         module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
         with pytest.raises(SystemExit) as exited:
-            run(module, fetch=fetch)
+            report(module, 'openpgp_keyring', lambda context: run(context, fetch=fetch))
     return exited.value.code, json.loads(capsys.readouterr().out)
 
 

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The module end to end on a system tree under tmp_path, with a fake modprobe (a real executable) first in PATH.
 
-``run(module, paths)`` is what main() does with the real system paths; main() itself runs only where the real
+``report(module, 'zswap', run(context, paths))`` is what main() does with the real system paths; main() itself runs only where the real
 defaults are harmless (failures before anything is written, runtime=false and persistent=false).
 """
 from __future__ import annotations
@@ -13,6 +13,7 @@ import textwrap
 
 import pytest
 
+from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 from ansible_collections.lowmem.vps.plugins.modules.zswap import ARGUMENT_SPEC, main, run
 from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__grub import BOOKWORM_GRUB, CLOUD_CFG, TRIXIE_VPS_GRUB
 from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__zswap import (
@@ -115,7 +116,7 @@ def zswap(capsys):
         with patch_module_args(params):
             module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
             with pytest.raises(SystemExit) as exited:
-                run(module, system.paths)
+                report(module, 'zswap', lambda context: run(context, system.paths))
         return exited.value.code, json.loads(capsys.readouterr().out)
     return call
 
