@@ -124,8 +124,12 @@ def apply_file(module, plan, parent_mode=0o755):
         with (os.fdopen(fd, 'wb') if isinstance(plan.after, bytes) else os.fdopen(fd, 'w', encoding='utf-8')) as handle:
             handle.write(plan.after)
         os.chmod(tmp_path, plan.mode if plan.mode is not None else 0o644)
-        module.atomic_move(tmp_path, plan.path)
-        _wrote(module, plan)
+        try:
+            module.atomic_move(tmp_path, plan.path)
+        finally:
+            if not os.path.exists(tmp_path):
+                # Moved into place: written, even when atomic_move failed after the rename.
+                _wrote(module, plan)
         if plan.mode is not None:
             # atomic_move keeps an existing file's permissions: enforce the planned ones.
             os.chmod(plan.path, plan.mode)

@@ -546,7 +546,8 @@ def run(module, keep=2, update_grub=True, purge=True, runner=None, which=None, p
         return result
 
     unplanned = [package.name for package in packages if package.installed and package.name not in gone]
-    partial = dict(running=running, kept=kept, purged=purge_list, purged_releases=purged_releases, changed=True)
+    partial = dict(running=running, kept=kept, purged=purge_list, purged_releases=purged_releases, changed=True,
+                   diff=result['diff'])
     rc, out, err = runner([apt_get, '-y', action] + purge_list, environ_update=APT_ENV)
     if rc != 0:
         problems, removed = _check_after(runner, dpkg_query, purge_list, unplanned, purge)

@@ -148,7 +148,7 @@ from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file
 from ansible_collections.lowmem.vps.plugins.module_utils.meminfo import mem_total_kb
 from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 from ansible_collections.lowmem.vps.plugins.module_utils.sysctl import (
-    SYSCTL_DIRS, SysctlError, check_guard_rails, find_overrides, plan_live, read_live, render_dropin,
+    PROC_SYS, SYSCTL_DIRS, SysctlError, check_guard_rails, find_overrides, plan_live, read_live, render_dropin,
     validate_settings, write_live,
 )
 
@@ -167,16 +167,16 @@ def live_diff(keys, before, after):
     return values_diff('/proc/sys (running)', keys, before, after)
 
 
-def present(module):
+def present(module, proc_sys=PROC_SYS):
     params = module.params
-    settings, hidden = validate_settings(params['settings'] or {}, hidden_net_ok=params['hidden_net_keys_ok'])
+    settings, hidden = validate_settings(params['settings'] or {}, proc_sys, hidden_net_ok=params['hidden_net_keys_ok'])
     check_guard_rails(settings, mem_total_kb(), params['min_free_kbytes_max_percent'])
     if hidden:
         module.warn('not visible in this network namespace, written to the file only: %s' % ', '.join(hidden))
 
     keys = sorted(key for key in settings if key not in hidden)
     plan = plan_file(params['path'], render_dropin(settings, params['header']), 0o644)
-    live_before = read_live(keys)
+    live_before = read_live(keys, proc_sys)
     pending = plan_live(dict((key, settings[key]) for key in keys), live_before)
     to_apply = pending if params['apply'] else []
 
@@ -192,15 +192,15 @@ def present(module):
         done = []
         for key in to_apply:
             try:
-                write_live(key, settings[key])
+                write_live(key, settings[key], proc_sys)
             except OSError as exc:
                 if done:
-                    module.wrote(live_diff(done, live_before, read_live(done)))
+                    module.wrote(live_diff(done, live_before, read_live(done, proc_sys)))
                 raise PartialFailure('%s %s, but %s could not be set live: %s. Where /proc/sys is read-only (containers) '
                                      'use apply=false.' % (params['path'], 'written' if plan.changed else 'unchanged', key,
                                                            exc.strerror or exc), dict(path=params['path']))
             done.append(key)
-        live_after = read_live(keys)
+        live_after = read_live(keys, proc_sys)
         module.wrote(live_diff(keys, live_before, live_after))
         refused = [key for key in to_apply if live_after.get(key) != settings[key]]
         if refused:
@@ -226,13 +226,14 @@ def absent(module):
     return dict(changed=plan.changed, path=module.params['path'], file_changed=plan.changed, diff=plan.diff())
 
 
-def converge(module):
+def converge(module, proc_sys=PROC_SYS):
+    """What main() does; ``proc_sys`` is replaceable so tests never touch the host's /proc/sys."""
     problem = check_path(module.params['path'])
     if problem:
         raise SysctlError(problem)
     if module.params['state'] == 'absent':
         return absent(module)
-    return present(module)
+    return present(module, proc_sys)
 
 
 def main():

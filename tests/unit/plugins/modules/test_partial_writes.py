@@ -1,0 +1,171 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Every module that writes: a step that fails *after* a write reports ``changed: true`` and the diff of what was
+written, never ``changed: false`` (result.report, files.apply_file).
+
+Two kinds of failure after a write are shown:
+- the module's own next step failing (a live value refused, a restart failing, a kernel package left);
+- ``atomic_move`` failing after it renamed the file into place (the write landed, then the task broke), the same
+  for every module that writes a file.
+Each test runs on files under tmp_path with fake commands first in PATH (the fixtures of each module's own tests).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.lowmem.vps.plugins.module_utils.result import report
+from ansible_collections.lowmem.vps.plugins.modules import (
+    compose_limits, docker_daemon_json, earlyoom, kernel_cleanup, oom_protect, openpgp_keyring, swapfile, sysctl_dropin,
+    zswap,
+)
+from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__openpgp import ED25519_FPR, fixture
+from ansible_collections.lowmem.vps.tests.unit.plugins.modules import (
+    test_compose_limits, test_docker_daemon_json, test_earlyoom, test_kernel_cleanup, test_oom_protect, test_zswap,
+)
+
+
+def call(capsys, argument_spec, body, name, **params):
+    """report(module, name, body) on a real AnsibleModule; (exit code, result)."""
+    with patch_module_args(params):
+        module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+        with pytest.raises(SystemExit) as exited:
+            report(module, name, body)
+    return exited.value.code, json.loads(capsys.readouterr().out)
+
+
+def assert_changed_failure(code, result, text):
+    assert code == 1, result
+    assert result['failed'] is True and result['changed'] is True, result
+    assert 'nothing was changed' not in result['msg'] and text in result['msg'], result['msg']
+    assert result.get('diff'), 'a failure after a write must still show what was written'
+
+
+# ---------------------------------------------------------------- the module's own next step fails
+
+def test_sysctl_dropin_file_written_then_a_live_value_refused(tmp_path, capsys):
+    proc_sys = tmp_path / 'proc' / 'sys'
+    (proc_sys / 'net' / 'core').mkdir(parents=True)
+    (proc_sys / 'net' / 'core' / 'netdev_max_backlog').write_text('1000\n')
+    (proc_sys / 'vm').mkdir()
+    # A kernel file that reads a number but cannot be opened for writing, even by root (kernfs: no write mode).
+    os.symlink('/sys/kernel/uevent_seqnum', str(proc_sys / 'vm' / 'swappiness'))
+    path = tmp_path / 'sysctl.d' / '99-lowmem.conf'
+    spec = dict(path=dict(type='path'), settings=dict(type='dict'), header=dict(type='str', default=''),
+                apply=dict(type='bool', default=True), hidden_net_keys_ok=dict(type='bool', default=False),
+                min_free_kbytes_max_percent=dict(type='float', default=5.0), state=dict(type='str', default='present'))
+    code, result = call(capsys, spec, lambda context: sysctl_dropin.converge(context, str(proc_sys)), 'sysctl_dropin',
+                        path=str(path), settings={'net.core.netdev_max_backlog': 2500, 'vm.swappiness': 30})
+    assert_changed_failure(code, result, 'could not be set live')
+    assert path.read_text().count('= ') == 2
+    assert (proc_sys / 'net' / 'core' / 'netdev_max_backlog').read_text() == '2500\n'
+    texts = [entry['after'] for entry in result['diff']]
+    assert any('vm.swappiness = 30' in text for text in texts)                     # the file
+    assert any('net.core.netdev_max_backlog = 2500' in text and 'vm.swappiness' not in text for text in texts)  # live
+
+
+def test_earlyoom_file_written_then_restart_fails(tmp_path, monkeypatch, module_runner):
+    box = test_earlyoom.Host(tmp_path, monkeypatch)
+    monkeypatch.setenv('FAKE_SYSTEMCTL_RC', '1')
+    code, result = module_runner(earlyoom.main, test_earlyoom.params(box.path, restart=True, verify=True))
+    assert_changed_failure(code, result, '`systemctl restart earlyoom` failed')
+    assert '-m 10,5' in box.path.read_text() and '-m 10,5' in result['diff'][0]['after']
+
+
+def test_zswap_one_runtime_value_set_then_the_next_refused(tmp_path, monkeypatch, capsys):
+    box = test_zswap.System(tmp_path, monkeypatch, crypto=test_zswap.PROC_CRYPTO)
+    target = os.path.join(box.paths['parameters_dir'], 'enabled')
+    os.unlink(target)
+    os.symlink('/proc/self/coredump_filter', target)  # reads as N, refuses Y (EINVAL): a kernel file of this process
+    code, result = call(capsys, zswap.ARGUMENT_SPEC, lambda context: zswap.run(context, box.paths), 'zswap',
+                        compressor='zstd')
+    assert_changed_failure(code, result, 'already set: compressor=zstd')
+    assert box.param('compressor') == 'zstd'
+    assert 'compressor = zstd' in result['diff'][0]['after'] and 'compressor = lzo' in result['diff'][0]['before']
+
+
+def test_oom_protect_drop_ins_written_then_daemon_reload_fails(tmp_path, monkeypatch, module_runner):
+    host = test_oom_protect.Host(tmp_path, monkeypatch)
+    fake = (tmp_path / 'bin' / 'systemctl')
+    fake.write_text(fake.read_text().replace('daemon-reload) exit 0', 'daemon-reload) echo "Access denied" >&2; exit 1'))
+    code, result = module_runner(oom_protect.main, host.params())
+    assert_changed_failure(code, result, 'daemon-reload')
+    assert any('OOMScoreAdjust=-700' in entry['after'] for entry in result['diff'])
+
+
+def test_docker_daemon_json_written_then_restart_fails(tmp_path, monkeypatch, module_runner):
+    host = test_docker_daemon_json.Host(tmp_path, monkeypatch)
+    host.path.write_text('{"live-restore": true}\n')
+    fake = tmp_path / 'bin' / 'systemctl'
+    fake.write_text(fake.read_text().replace('[ "$*" = "restart docker" ] && exit 0', '[ "$*" = "restart docker" ] && '
+                                             '{ echo "Job for docker.service failed" >&2; exit 1; }'))
+    code, result = module_runner(docker_daemon_json.main, host.params(restart='always'))
+    assert_changed_failure(code, result, 'Job for docker.service failed')
+    assert json.loads(host.path.read_text())['log-opts']['max-file'] == '2'
+
+
+def test_kernel_cleanup_purged_then_update_grub_fails(tmp_path, capsys):
+    host = test_kernel_cleanup.Host(tmp_path, '6.12.48+deb13-amd64')
+    read_only = 'cannot create /boot/grub/grub.cfg.new: Read-only file system\n'
+    fake = test_kernel_cleanup.FakeDpkg(test_kernel_cleanup.TRIXIE, fail={'update-grub': (1, '', read_only)})
+    spec = dict(keep=dict(type='int', default=2), update_grub=dict(type='bool', default=True),
+                purge=dict(type='bool', default=True))
+    code, result = call(capsys, spec, lambda context: kernel_cleanup.run(context, runner=fake, which=fake.which,
+                                                                          paths=host.paths), 'kernel_cleanup')
+    assert_changed_failure(code, result, 'update-grub failed')
+
+
+# ---------------------------------------------------------------- atomic_move fails after the rename
+
+@pytest.fixture
+def move_then_fail(monkeypatch):
+    """AnsibleModule.atomic_move renames the file into place, then raises (as a failing chown or SELinux step would)."""
+    real = AnsibleModule.atomic_move
+
+    def atomic_move(self, src, dest, *args, **kwargs):
+        real(self, src, dest, *args, **kwargs)
+        raise OSError(5, 'Input/output error after the rename')
+    monkeypatch.setattr(AnsibleModule, 'atomic_move', atomic_move)
+
+
+def test_compose_limits_file_moved_in_then_the_task_broke(tmp_path, monkeypatch, module_runner, move_then_fail):
+    host = test_compose_limits.Host(tmp_path, monkeypatch)
+    before = host.compose.read_text()
+    code, result = module_runner(compose_limits.main, host.params(validate=False))
+    assert_changed_failure(code, result, 'Input/output error after the rename')
+    assert host.compose.read_text() != before and 'mem_limit: 96m' in host.compose.read_text()
+
+
+def test_openpgp_keyring_moved_in_then_the_task_broke(tmp_path, module_runner, move_then_fail):
+    dest = tmp_path / 'xanmod.gpg'
+    code, result = module_runner(openpgp_keyring.main, {'content': fixture('ed25519.asc', 'r'), 'fingerprint': ED25519_FPR,
+                                                        'dest': str(dest)})
+    assert_changed_failure(code, result, 'Input/output error after the rename')
+    assert dest.exists()
+
+
+def test_earlyoom_moved_in_then_the_task_broke(tmp_path, monkeypatch, module_runner, move_then_fail):
+    box = test_earlyoom.Host(tmp_path, monkeypatch)
+    code, result = module_runner(earlyoom.main, test_earlyoom.params(box.path, restart=False))
+    assert_changed_failure(code, result, 'Input/output error after the rename')
+
+
+def test_swapfile_fstab_moved_in_then_the_task_broke(tmp_path, move_then_fail, capsys):
+    # Absent with an fstab line: the only write is /etc/fstab, redirected to tmp_path by the module_utils default.
+    from ansible_collections.lowmem.vps.plugins.module_utils import swap
+    fstab = tmp_path / 'fstab'
+    fstab.write_text('/dev/vda1 / ext4 defaults 0 1\n%s none swap sw 0 0\n' % (tmp_path / 'swapfile'))
+    system = swap.SystemPaths(swaps=str(tmp_path / 'swaps'), fstab=str(fstab))
+    (tmp_path / 'swaps').write_text('Filename\tType\tSize\tUsed\tPriority\n')
+    code, result = call(capsys, dict(path=dict(type='path')),
+                        lambda context: swap.converge_absent(context, str(tmp_path / 'swapfile'), fstab=True,
+                                                             system=system), 'swapfile',
+                        path=str(tmp_path / 'swapfile'))
+    assert_changed_failure(code, result, 'Input/output error after the rename')
+    assert 'swap' not in fstab.read_text()
+    assert swapfile.main  # the module's main() wires converge_absent through the same report()
