@@ -2,13 +2,14 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help demo test setup lint sanity unit molecule-default molecule-vm lab-start lab-stop lab-ssh images clean
+.PHONY: help demo test setup lint sanity unit molecule-default molecule-vm lab-start lab-stop lab-ssh images clean bench-mutation
 
 help:
 	@echo "make demo   build and boot the 512 MB lab VM, run playbooks/harden.yml on it, show what changed"
 	@echo "make test   ansible-lint, ansible-test sanity, unit tests, Molecule default (containers) and vm"
 	@echo "stages:     make setup | lint | sanity | unit | molecule-default | molecule-vm"
 	@echo "lab:        make lab-start | lab-ssh | lab-stop    images: make images    clean: make clean"
+	@echo "bench:      make bench-mutation [ARGS='sizes.py grub.py'] [CAP=seconds]   (not part of make test)"
 
 demo:
 	tools/demo
@@ -30,6 +31,12 @@ lab-stop:
 
 images:
 	tools/build-test-images all
+
+# Mutation score of plugins/module_utils against tests/unit (mutmut in .build/bench-venv); not part of `make test`.
+CAP ?= 1800
+bench-mutation:
+	tools/dev-link
+	bench/mutation --cap $(CAP) $(ARGS)
 
 clean:
 	-tools/labvm stop --all

@@ -20,11 +20,42 @@ def installed(host, package):
     return host.run("dpkg-query -W -f='${db:Status-Abbrev}' %s" % package).stdout.startswith('ii')
 
 
+def pinned_fingerprint(host):
+    """The fingerprint the role was given (molecule.yml: the test repository's key), spaces removed, upper case."""
+    return ''.join(str(host.ansible.get_variables()['xanmod_key_fingerprint']).split()).upper()
+
+
+def check_keyring_against(host, fingerprint):
+    """openpgp_keyring in check mode (testinfra's default: nothing is written) with the installed keyring as both
+    source and destination: it parses the file's primary keys and compares them with ``fingerprint``.
+
+    testinfra raises AnsibleException for some failures and returns the parsed ``FAILED!`` result for others (the
+    ``failed`` key can be lost): both come back as the result dict. Only the success path returns ``dest``."""
+    try:
+        return host.ansible('lowmem.vps.openpgp_keyring',
+                            'url=file://%s dest=%s fingerprint=%s' % (KEYRING, KEYRING, fingerprint), check=True)
+    except host.ansible.AnsibleException as exc:
+        return exc.result
+
+
 def test_keyring_is_the_binary_key_with_the_pinned_fingerprint(host):
     keyring = host.file(KEYRING)
     assert keyring.mode == 0o644 and keyring.user == 'root'
     assert not keyring.content.startswith(b'-----BEGIN')   # dearmored, as signed-by wants it
-    assert len(keyring.content) > 100
+    pinned = pinned_fingerprint(host)
+    assert len(pinned) == 40
+
+    # The right fingerprint is accepted, and the file on disk already is exactly that one key: nothing would change.
+    accepted = check_keyring_against(host, pinned)
+    assert 'msg' not in accepted and accepted.get('dest') == KEYRING, accepted
+    assert accepted['fingerprints'] == [pinned] and accepted['changed'] is False, accepted
+
+    # One digit off is refused: the check really compares.
+    wrong = pinned[:-1] + ('0' if pinned[-1] != '0' else '1')
+    refused = check_keyring_against(host, wrong)
+    assert 'dest' not in refused, 'a key with the wrong fingerprint was accepted: %s' % refused
+    assert refused['msg'] == ('openpgp_keyring: fingerprint mismatch: the key at file://%s is %s, expected %s; '
+                              'nothing was written' % (KEYRING, pinned, wrong)), refused
 
 
 def test_source_is_deb822_for_the_codename(host):

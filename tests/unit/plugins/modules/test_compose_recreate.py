@@ -1,8 +1,10 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
 """compose_recreate end to end with a fake engine: a `docker` (and `docker-compose`) first in PATH that keeps its
-containers in a JSON state file, logs every call, recreates with the limits the state says the file asks for, and
-answers ps, inspect and info as the real CLIs do."""
+containers in a JSON state file, logs every call, and on ``up`` parses the compose file given with ``-f`` (PyYAML) to
+create each recreated container with the HostConfig that file's mem_limit, memswap_limit, pids_limit and
+oom_score_adj give, as the engine would; ps, inspect and info answer as the real CLIs do. So what docker inspect
+shows comes from the file the recreate really used: a file written wrong, or the wrong service recreated, shows."""
 from __future__ import annotations
 
 import json
@@ -44,11 +46,29 @@ FAKE = textwrap.dedent('''\
             assert rest[:3] == ['--detach', '--no-deps', '--force-recreate'], rest
             if state.get('up_fails'):
                 sys.stderr.write('Error response from daemon: Conflict\\n'); sys.exit(1)
+            import re, yaml
+            with open(args[1]) as handle:
+                services = (yaml.safe_load(handle) or {}).get('services') or {}
+
+            def size(value):
+                if value is None:
+                    return 0
+                number, unit = re.match(r'^([0-9]+)([bkmg]?)b?$', str(value).lower()).groups()
+                return int(number) * 1024 ** 'bkmg'.index(unit or 'b')
+
             for service in rest[3:]:
+                if service not in services:
+                    sys.stderr.write('no such service: %%s\\n' %% service); sys.exit(1)
+                spec = services[service] or {}
                 state['serial'] = state.get('serial', 0) + 1
                 cid = '%%064x' %% (0xabc000 + state['serial'])
                 state['containers'][service] = [cid]
-                state['hostconfig'][cid] = dict(state['file'][service])
+                swap = size(spec.get('memswap_limit'))
+                if swap and not state.get('swap_limit', True):
+                    swap = -1   # what dockerd reports when the kernel does not account swap
+                state['hostconfig'][cid] = {'Memory': size(spec.get('mem_limit')), 'MemorySwap': swap,
+                                            'PidsLimit': spec.get('pids_limit'),
+                                            'OomScoreAdj': spec.get('oom_score_adj', 0)}
                 state['names'][cid] = '/proj-%%s-1' %% service
         with open(state_path, 'w') as handle:
             json.dump(state, handle)
@@ -68,6 +88,28 @@ LIMITS = {
     'filebrowser': {'Memory': 128 * MIB, 'MemorySwap': 192 * MIB, 'PidsLimit': None, 'OomScoreAdj': 0},
 }
 UNLIMITED = {'Memory': 0, 'MemorySwap': 0, 'PidsLimit': None, 'OomScoreAdj': 0}
+# The compose file asking for LIMITS, as compose_limits writes it (comments and other keys kept).
+COMPOSE = """\
+# proxy stack
+services:
+  hysteria:
+    image: tobyxdd/hysteria:v2
+    restart: unless-stopped
+    mem_limit: 96m
+    memswap_limit: 160m
+    pids_limit: 128
+    oom_score_adj: 500
+  tuic-server:
+    image: ghcr.io/itsusinn/tuic-server:1.0.0
+    mem_limit: 64m
+    memswap_limit: 128m
+    pids_limit: 128
+    oom_score_adj: 500
+  filebrowser:
+    image: filebrowser/filebrowser:v2
+    mem_limit: 128m
+    memswap_limit: 192m
+"""
 
 
 def expected(service):
@@ -79,7 +121,7 @@ class Engine(object):
 
     def __init__(self, root, monkeypatch):
         self.compose = root / 'compose.yml'
-        self.compose.write_text('services: {}\n')
+        self.compose.write_text(COMPOSE)
         self.bin = root / 'bin'
         self.bin.mkdir()
         self.log = root / 'calls.log'
@@ -88,7 +130,7 @@ class Engine(object):
             (self.bin / name).write_text(FAKE)
             (self.bin / name).chmod(0o755)
         ids = dict((service, '%064x' % (0x111 * (index + 1))) for index, service in enumerate(sorted(LIMITS)))
-        self.save(dict(path=str(self.compose), file=LIMITS, containers=dict((s, [i]) for s, i in ids.items()),
+        self.save(dict(path=str(self.compose), containers=dict((s, [i]) for s, i in ids.items()),
                        hostconfig=dict((i, dict(UNLIMITED)) for i in ids.values()),
                        names=dict((i, '/proj-%s-1' % s) for s, i in ids.items())))
         monkeypatch.setenv('PATH', '%s:/usr/bin:/bin' % self.bin)
@@ -175,9 +217,7 @@ def test_a_value_the_engine_dropped_fails(engine, module_runner):
 
 
 def test_no_swap_accounting_is_a_warning_unless_required(engine, module_runner):
-    file_limits = dict(LIMITS)
-    file_limits['hysteria'] = dict(LIMITS['hysteria'], MemorySwap=-1)   # what the engine does without swap accounting
-    engine.set(file=file_limits, swap_limit=False)
+    engine.set(swap_limit=False)   # the fake engine then shows MemorySwap -1, as dockerd does
     code, result = module_runner(main, engine.params(recreate=['hysteria'], expected={'hysteria': expected('hysteria')}))
     assert code == 0 and result['swap_limit_support'] is False
     assert warnings(result) == ['this host cannot enforce swap limits: docker info reports no swap limit support (the '
@@ -264,3 +304,36 @@ def test_check_params_and_verify_directly():
     assert errors == [] and len(notes) == 1 and 'p-a-1 may use swap' in notes[0]
     errors, notes = verify({'a': want}, {'a': [container]}, True, False)
     assert len(errors) == 1 and errors[0].startswith('p-a-1: HostConfig.MemorySwap: expected 4, the engine has -1')
+
+
+UNLIMITED_COMPOSE = '\n'.join(line for line in COMPOSE.splitlines()
+                              if not line.strip().startswith(('mem_limit', 'memswap_limit', 'pids_limit',
+                                                              'oom_score_adj'))) + '\n'
+
+
+def test_compose_limits_then_recreate_shows_what_the_written_file_asks_for(engine, module_runner):
+    """The role's two steps: compose_limits writes the limits, compose_recreate recreates the services it changed
+    and the (fake) engine builds them from the file on disk: a wrong value written, or a service recreated other
+    than the one whose limits changed, shows in docker inspect."""
+    from ansible_collections.lowmem.vps.plugins.modules.compose_limits import main as limits_main
+
+    engine.compose.write_text(UNLIMITED_COMPOSE)
+    before = engine.ids()
+    code, written = module_runner(limits_main, {'path': str(engine.compose), 'validate': False, 'services': {
+        'hysteria': {'mem_limit': '96m', 'memswap_limit': '160m', 'pids_limit': 128, 'oom_score_adj': 500},
+        'tuic-server': {'mem_limit': '64m', 'memswap_limit': '128m', 'pids_limit': 128, 'oom_score_adj': 500}}})
+    assert code == 0 and written['changed'] and sorted(written['changed_services']) == ['hysteria', 'tuic-server']
+    code, result = module_runner(main, engine.params(recreate=written['changed_services'],
+                                                     expected={s: expected(s) for s in ('hysteria', 'tuic-server')}))
+    assert code == 0 and sorted(result['recreated']) == ['hysteria', 'tuic-server'], result
+    after = engine.ids()
+    assert after['filebrowser'] == before['filebrowser'], 'a service whose limits did not change was recreated'
+    assert [c['memory'] for c in result['containers']['tuic-server']] == [64 * MIB]
+    assert [c['memory_swap'] for c in result['containers']['hysteria']] == [160 * MIB]
+
+
+def test_recreating_the_wrong_service_is_caught(engine, module_runner):
+    """The file asks hysteria for limits its running container lacks; recreating tuic-server does not help."""
+    engine.set(hostconfig=dict((cid, dict(UNLIMITED)) for cid in engine.ids().values()))
+    code, result = module_runner(main, engine.params(recreate=['tuic-server'], expected={'hysteria': expected('hysteria')}))
+    assert code == 1 and 'proj-hysteria-1: HostConfig.Memory: expected 100663296, the engine has 0' in result['msg']

@@ -22,6 +22,9 @@ def fixture(name):
     ('skylake-avx512.txt', 'edge', 4, 'linux-xanmod-edge-x64v3', 'no longer publishes x64v4', []),
     ('avx2-hidden.txt', 'lts', 2, 'linux-xanmod-lts-x64v2', None, ['avx2']),
     ('qemu64-default.txt', 'main', 1, 'linux-xanmod-lts-x64v1', 'only in the LTS flavour', ['popcnt', 'sse4_1', 'sse4_2', 'ssse3']),
+    ('epyc-kvm-avx512.txt', 'main', 4, 'linux-xanmod-x64v3', 'no longer publishes x64v4', []),
+    ('westmere-vps.txt', 'rt', 2, 'linux-xanmod-rt-x64v2', None,
+     ['abm', 'avx', 'avx2', 'bmi1', 'bmi2', 'f16c', 'fma', 'movbe', 'xsave']),
 ])
 def test_reports_level_package_note_and_missing_flags(module_runner, name, flavour, level, package, note, missing):
     code, result = module_runner(main, {'cpuinfo_path': fixture(name), 'flavour': flavour})

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.lowmem.vps.plugins.module_utils.sizes import GIB, MIB
-from ansible_collections.lowmem.vps.plugins.module_utils.swap import AUTO_MIN, AUTO_STEP, NO_SWAP_FS, read_mount
+from ansible_collections.lowmem.vps.plugins.module_utils.swap import NO_SWAP_FS, read_mount
 from ansible_collections.lowmem.vps.plugins.modules.swapfile import main
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
@@ -104,9 +104,41 @@ def test_check_mode_creates_nothing(swapdir, fake, module_runner):
     assert result['diff'][-1]['before'] == 'absent\n'
 
 
-def test_auto_size_in_check_mode_follows_the_rule(swapdir, fake, module_runner):
+# /proc/meminfo heads: a 512 MB KVM VPS (Debian 13, 6.12 kernel: the kernel keeps ~20 MB, so MemTotal < 512 MiB),
+# and a 3 GB one. Only MemTotal and MemAvailable matter to size=auto.
+MEMINFO_512M = """MemTotal:         479996 kB
+MemFree:           61244 kB
+MemAvailable:     262480 kB
+Buffers:           14660 kB
+Cached:           203772 kB
+SwapCached:            0 kB
+SwapTotal:             0 kB
+SwapFree:              0 kB
+"""
+MEMINFO_3G = MEMINFO_512M.replace('479996', '3002744').replace('262480', '2416112')
+
+
+@pytest.mark.parametrize('meminfo, free, expected', [
+    (MEMINFO_512M, 20 * GIB, 2 * GIB),          # small RAM: 2 GiB, whatever the RAM
+    (MEMINFO_512M, 3 * GIB + 100 * MIB, 1536 * MIB),   # ... but at most half the free disk, down to 256 MiB
+    (MEMINFO_3G, 20 * GIB, 3072 * MIB),         # more RAM: as much as RAM (2932 MiB), up to 256 MiB
+    (MEMINFO_3G.replace('3002744', '16384000'), 40 * GIB, 4 * GIB),   # ... at most 4 GiB
+], ids=['512M-roomy-disk', '512M-small-disk', '3G', '16G'])
+def test_auto_size_in_check_mode_is_the_rules_exact_size(swapdir, fake, module_runner, monkeypatch, tmp_path,
+                                                          meminfo, free, expected):
+    """Fixed /proc/meminfo and free space in, the exact size out: a wrong step in the rule changes the number."""
+    from ansible_collections.lowmem.vps.plugins.module_utils import swap
+
+    fake_meminfo = tmp_path / 'meminfo'
+    fake_meminfo.write_text(meminfo)
+    monkeypatch.setattr(swap.SYSTEM, 'meminfo', str(fake_meminfo))
+    seen = []
+    monkeypatch.setattr(swap, 'free_bytes', lambda directory: seen.append(directory) or free)
     code, result = module_runner(main, args(swapdir / 'swapfile', size='auto', _ansible_check_mode=True))
-    assert code == 0 and AUTO_MIN <= result['size'] <= 4 * GIB and result['size'] % AUTO_STEP == 0
+    assert code == 0 and result['changed'], result
+    assert result['size'] == expected, '%d MiB, expected %d MiB' % (result['size'] // MIB, expected // MIB)
+    assert seen == [str(swapdir)], 'the free space is that of the swap file\'s directory'
+    assert not (swapdir / 'swapfile').exists() and commands(fake[1]) == []
 
 
 @pytest.mark.parametrize('size, message', [
