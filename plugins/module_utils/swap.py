@@ -676,47 +676,36 @@ def converge_present(module, path, size='auto', priority=None, fstab=True, auto_
     active = entry is not None and not reason
     inactive_reason = ''
 
+    steps = plan_steps(drop_leftover, finish, reason, resize, fix_owner, needs_swapon, reprioritize,
+                       fstab_plan is not None and fstab_plan.changed)
     if module.check_mode:
-        marker = in_container(system.container_markers)
-        swapon_ok = not needs_swapon or marker is None
-        active = swapon_ok
-        if not swapon_ok:
+        marker = in_container(system.container_markers) if needs_swapon else None
+        if marker is not None:
+            # swapon alone would change nothing there; a recreated file still counts.
+            steps = [step for step in steps if step != 'swapon']
+            active = False
             inactive_reason = 'swapon would most likely be refused: this looks like a container (%s exists)' % marker
-        changed = bool(finish or drop_leftover or reason or fix_owner or reprioritize or (needs_swapon and swapon_ok)
-                       or (fstab_plan is not None and fstab_plan.changed))
+        else:
+            active = True if needs_swapon else active
+        done = steps
     else:
+        state = dict(method=method, active=active, inactive_reason=inactive_reason)
+        done = []
         try:
-            swapped_on = False
-            if drop_leftover:
-                job.remove(job.new_path)
-            if finish == 'drop_new':
-                _drop_new(job)
-            elif finish == 'rebuild':
-                method = _rebuild_from_new(job, wanted, method, priority, fallback_method(fstype), original_active=active_before)
-            if reason and resize == 'two_file':
-                method = _two_file(job, wanted, method, priority, fallback_method(fstype))
-                active = swapped_on = True
-            elif reason:
-                method, active, inactive_reason = _recreate(job, wanted, method, priority, fallback_method(fstype), entry,
-                                                            current)
-                swapped_on = active
-            else:
-                if fix_owner:
-                    os.chmod(path, SWAPFILE_MODE)
-                    if current.uid != 0 or current.gid != 0:
-                        os.chown(path, 0, 0)
-                if needs_swapon:
-                    method, active, inactive_reason = _activate_existing(job, wanted, priority, fallback_method(fstype))
-                    swapped_on = active
-                if reprioritize:
-                    _reprioritize(job, priority, entry.priority)
+            for step in steps:
+                if step == 'fstab':
+                    continue  # written last, below: after the swap area is what the line says
+                if _run_step(step, job, state, wanted=wanted, priority=priority, fstype=fstype, entry=entry,
+                             current=current, active_before=active_before):
+                    done.append(step)
         except OSError as exc:
             raise SwapFailure('%s: %s; /etc/fstab left as it was, check %s and %s'
                               % (exc.filename or path, exc.strerror or exc, path, job.new_path)) from exc
-        if fstab_plan is not None:
+        if 'fstab' in steps:
             apply_file(module, fstab_plan)
-        changed = bool(finish or drop_leftover or reason or fix_owner or reprioritize or swapped_on
-                       or (fstab_plan is not None and fstab_plan.changed))
+            done.append('fstab')
+        method, active, inactive_reason = state['method'], state['active'], state['inactive_reason']
+    changed = bool(done)
 
     final_priority = _final_priority(system, path, active, priority, entry if not reason else None, module.check_mode)
     method = reported_method(method)
@@ -728,7 +717,61 @@ def converge_present(module, path, size='auto', priority=None, fstab=True, auto_
                  'after': describe(wanted, active, final_priority)})
     return dict(changed=changed, swapfile=path, size=wanted, size_human=format_size(wanted), size_before=size_before,
                 active=active, inactive_reason=inactive_reason, priority=final_priority, method=method, resize=resize,
-                fstab_changed=bool(fstab_plan is not None and fstab_plan.changed), diff=diff, warnings=job.warnings)
+                fstab_changed=bool(fstab_plan is not None and fstab_plan.changed), steps=done, diff=diff,
+                warnings=job.warnings)
+
+
+def plan_steps(drop_leftover, finish, reason, resize, fix_owner, needs_swapon, reprioritize, fstab_changed):
+    """The steps of one converge, in the order they run; check mode reports them, a real run carries them out.
+
+    ``remove_leftover`` (an inactive <path>.new), ``drop_new`` / ``rebuild`` (finish an interrupted two-file resize),
+    ``two_file`` / ``recreate`` (make the file anew, swapping on), else ``fix_owner``, ``swapon``, ``reprioritize`` on
+    the existing file; ``fstab`` last.
+    """
+    steps = []
+    if drop_leftover:
+        steps.append('remove_leftover')
+    if finish:
+        steps.append(finish)
+    if reason:
+        steps.append('two_file' if resize == 'two_file' else 'recreate')
+    else:
+        steps.extend(name for name, wanted in (('fix_owner', fix_owner), ('swapon', needs_swapon),
+                                               ('reprioritize', reprioritize)) if wanted)
+    if fstab_changed:
+        steps.append('fstab')
+    return steps
+
+
+def _run_step(step, job, state, wanted, priority, fstype, entry, current, active_before):
+    """Carry out one step of :func:`plan_steps`; True when it changed the host (a refused swapon does not)."""
+    path = job.path
+    if step == 'remove_leftover':
+        job.remove(job.new_path)
+    elif step == 'drop_new':
+        _drop_new(job)
+    elif step == 'rebuild':
+        state['method'] = _rebuild_from_new(job, wanted, state['method'], priority, fallback_method(fstype),
+                                            original_active=active_before)
+    elif step == 'two_file':
+        state['method'] = _two_file(job, wanted, state['method'], priority, fallback_method(fstype))
+        state['active'] = True
+    elif step == 'recreate':
+        state['method'], state['active'], state['inactive_reason'] = _recreate(
+            job, wanted, state['method'], priority, fallback_method(fstype), entry, current)
+    elif step == 'fix_owner':
+        os.chmod(path, SWAPFILE_MODE)
+        if current.uid != 0 or current.gid != 0:
+            os.chown(path, 0, 0)
+    elif step == 'swapon':
+        state['method'], state['active'], state['inactive_reason'] = _activate_existing(
+            job, wanted, priority, fallback_method(fstype))
+        return state['active']
+    elif step == 'reprioritize':
+        _reprioritize(job, priority, entry.priority)
+    else:  # pragma: no cover - plan_steps names only the steps above
+        raise ValueError('unknown swap step %r' % step)
+    return True
 
 
 def _check_two_file(job, wanted, free, current, entry, available):

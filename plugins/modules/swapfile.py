@@ -156,6 +156,15 @@ resize:
   returned: always
   type: str
   sample: none
+steps:
+  description:
+    - The steps of this run in the order they ran (in check mode, would run), for example V(recreate), V(fstab);
+      empty when nothing changed. One of V(remove_leftover), V(drop_new), V(rebuild), V(two_file), V(recreate),
+      V(fix_owner), V(swapon), V(reprioritize), V(fstab).
+  returned: always
+  type: list
+  elements: str
+  sample: [recreate, fstab]
 fstab_changed:
   description: Whether C(/etc/fstab) was (or in check mode would be) changed.
   returned: always

@@ -19,7 +19,7 @@ from ansible_collections.lowmem.vps.plugins.module_utils.sizes import GIB, MIB, 
 from ansible_collections.lowmem.vps.plugins.module_utils.swap import (
     FileState, SwapError, SwapFailure, SystemPaths, auto_size, check_directory, check_fits, choose_method,
     classify_swapon_error, converge_absent, converge_present, escape, fallback_method, file_state, find_entry,
-    fstab_line, has_swap_signature, memory, mount_of, parse_mounts, parse_swap_size, parse_swaps, read_swaps,
+    fstab_line, has_swap_signature, memory, mount_of, parse_mounts, parse_swap_size, parse_swaps, plan_steps, read_swaps,
     recreate_reason, render_fstab, reported_method, resize_strategy,
 )
 
@@ -380,6 +380,27 @@ def test_check_mode_predicts_and_changes_nothing(host, fake, ansible_module):
     assert result['diff'][1]['after'] == 'size: 16M\nactive: true\n'
 
 
+def test_check_mode_reports_the_steps_a_real_run_then_carries_out(host, fake, ansible_module):
+    planned = present(ansible_module, host, check_mode=True, priority=10)
+    assert planned['steps'] == ['recreate', 'fstab'] and fake.calls() == []
+    done = present(ansible_module, host, priority=10)
+    assert done['steps'] == planned['steps'] and done['changed']
+    host.swaps((host.path, 16 * MIB - 4096, 0, 10))
+    assert present(ansible_module, host, check_mode=True, priority=10)['steps'] == []
+    assert present(ansible_module, host, priority=10)['steps'] == []
+
+
+@pytest.mark.parametrize('flags, steps', [
+    ((False, None, None, 'none', False, False, False, False), []),
+    ((True, 'rebuild', None, 'two_file', False, False, False, True), ['remove_leftover', 'rebuild', 'fstab']),
+    ((False, 'drop_new', 'size', 'two_file', False, True, False, False), ['drop_new', 'two_file']),
+    ((False, None, 'size', 'in_place', True, True, True, False), ['recreate']),
+    ((False, None, None, 'none', True, True, True, True), ['fix_owner', 'swapon', 'reprioritize', 'fstab']),
+])
+def test_plan_steps_orders_the_steps(flags, steps):
+    assert plan_steps(*flags) == steps
+
+
 def test_check_mode_in_a_container_predicts_inactive(host, fake, ansible_module, tmp_path):
     marker = tmp_path / 'dockerenv'
     marker.write_text('')
@@ -388,6 +409,7 @@ def test_check_mode_in_a_container_predicts_inactive(host, fake, ansible_module,
     (tmp_path / 'fstab').write_text(FSTAB + '%s none swap sw 0 0\n' % host.path)
     result = present(ansible_module, host, check_mode=True)
     assert not result['changed'] and not result['active'] and 'container' in result['inactive_reason']
+    assert result['steps'] == []
 
 
 def test_fstab_false_leaves_fstab_alone(host, fake, ansible_module):
