@@ -23,6 +23,23 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 SANDBOX = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'sandbox')
 
 
+_SANDBOX_TESTS = 'test_sandbox.py'
+_sandbox_failures = []
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The sandbox's own tests first: if one fails, no role runs afterwards (see run_role)."""
+    items.sort(key=lambda item: os.path.basename(str(item.fspath)) != _SANDBOX_TESTS)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and os.path.basename(str(item.fspath)) == _SANDBOX_TESTS:
+        _sandbox_failures.append(item.nodeid)
+
+
 class PlaybookRun(object):
     def __init__(self, proc):
         self.rc = proc.returncode
@@ -64,6 +81,9 @@ def sandboxed(tmp_path):
 @pytest.fixture
 def run_role(tmp_path, sandboxed):
     """run_role(role, vars, check=False) -> PlaybookRun, the role applied to localhost inside the sandbox."""
+    if _sandbox_failures:
+        pytest.fail('not running the role: the sandbox failed its own tests (%s)' % ', '.join(_sandbox_failures),
+                    pytrace=False)
     subprocess.run([os.path.join(ROOT, 'tools', 'dev-link')], check=True)
 
     def run(role, variables, check=False):
