@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Run the collection's real roles with ansible-playbook (connection local), inside tests/roles/sandbox.
+"""Run the collection's real roles with ansible-playbook (connection local), inside tools/sandbox.
 
 Only bad input that must fail before writing, and files written under tmp_path, are tested here; everything that
 touches the system runs in Molecule (containers, the lab VM). Those checks are what keeps a role from changing
@@ -20,7 +20,7 @@ import sys
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-SANDBOX = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'sandbox')
+SANDBOX = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'tools', 'sandbox')
 
 
 _SANDBOX_TESTS = 'test_sandbox.py'
@@ -72,7 +72,7 @@ def sandboxed(tmp_path):
         proc = subprocess.run([SANDBOX, '--writable', str(tmp_path), '--'] + list(argv),
                               env=env or sandbox_env(tmp_path), check=False, **kwargs)
         if proc.returncode == 125:
-            pytest.fail('tests/roles/sandbox could not be set up, so nothing ran (the role tests never run '
+            pytest.fail('tools/sandbox could not be set up, so nothing ran (the role tests never run '
                         'unprotected; they need root with mount namespaces):\n%s' % (proc.stderr,), pytrace=False)
         return proc
     return run

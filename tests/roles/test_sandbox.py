@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The sandbox every role test runs in (tests/roles/sandbox) really is read-only outside tmp_path.
+"""The sandbox every role test runs in (tools/sandbox) really is read-only outside tmp_path.
 
 If any of these fail, the role tests are no longer protected: a role whose check broke would change this machine.
 """

@@ -79,9 +79,7 @@ def test_earlyoom_file_written_then_restart_fails(tmp_path, monkeypatch, module_
 
 def test_zswap_one_runtime_value_set_then_the_next_refused(tmp_path, monkeypatch, capsys):
     box = test_zswap.System(tmp_path, monkeypatch, crypto=test_zswap.PROC_CRYPTO)
-    target = os.path.join(box.paths['parameters_dir'], 'enabled')
-    os.unlink(target)
-    os.symlink('/proc/self/coredump_filter', target)  # reads as N, refuses Y (EINVAL): a kernel file of this process
+    test_zswap.refuse_enabled(monkeypatch)
     code, result = call(capsys, zswap.ARGUMENT_SPEC, lambda context: zswap.run(context, box.paths), 'zswap',
                         compressor='zstd')
     assert_changed_failure(code, result, 'already set: compressor=zstd')

@@ -1,13 +1,48 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The module end to end on real files: drop-ins under tmp_path, this machine's /proc/sys and /proc/meminfo."""
+"""The module end to end on real files: drop-ins and a /proc/sys tree under tmp_path, this machine's /proc/meminfo.
+
+The tests run converge() (what main() does) with ``proc_sys`` under tmp_path, so even a broken ``apply`` switch or a
+mutant cannot set a live value on this machine; main() itself runs only where argument checking fails first.
+"""
 from __future__ import annotations
 
-import os
+import json
 
 import pytest
 
-from ansible_collections.lowmem.vps.plugins.modules.sysctl_dropin import main
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.lowmem.vps.plugins.module_utils.result import report
+from ansible_collections.lowmem.vps.plugins.modules.sysctl_dropin import check_path, converge, main
+
+# Values as a stock Debian 13 kernel has them (the runbook changes the first two).
+PROC_SYS = {'vm/swappiness': '60', 'net/core/netdev_max_backlog': '1000', 'vm/dirty_ratio': '20',
+            'vm/min_free_kbytes': '2896', 'vm/vfs_cache_pressure': '100'}
+
+
+@pytest.fixture
+def module_runner(tmp_path, capsys):
+    """(main, params) -> (exit code, result): main()'s argument spec, converge() on a /proc/sys under tmp_path."""
+    proc_sys = tmp_path / 'proc-sys'
+    for key, value in PROC_SYS.items():
+        (proc_sys / key).parent.mkdir(parents=True, exist_ok=True)
+        (proc_sys / key).write_text(value + '\n')
+    spec = dict(path=dict(type='path'), settings=dict(type='dict'), header=dict(type='str', default=''),
+                apply=dict(type='bool', default=True), hidden_net_keys_ok=dict(type='bool', default=False),
+                min_free_kbytes_max_percent=dict(type='float', default=5.0),
+                state=dict(type='str', default='present', choices=['present', 'absent']))
+
+    def run(_main, params):
+        with patch_module_args(params):
+            module = AnsibleModule(argument_spec=spec, required_if=[('state', 'present', ('settings',))],
+                                   supports_check_mode=True)
+            with pytest.raises(SystemExit) as exited:
+                report(module, 'sysctl_dropin', lambda context: converge(context, str(proc_sys)))
+        return exited.value.code, json.loads(capsys.readouterr().out)
+    run.proc_sys = proc_sys
+    return run
 
 
 def args(path, **extra):
@@ -62,21 +97,41 @@ def test_bad_input_fails_clearly_and_changes_nothing(tmp_path, module_runner, se
     assert path.read_text() == 'vm.swappiness = 10\n'
 
 
-@pytest.mark.parametrize('path, message', [
-    ('/etc/sysctl.conf', 'Debian 13 no longer reads it'),
-    ('{tmp}/tuning.txt', 'must end in .conf'),
-])
-def test_bad_paths_are_refused(tmp_path, module_runner, path, message):
-    path = path.format(tmp=tmp_path)
-    before = os.path.exists(path) and open(path).read()
+def test_bad_paths_are_refused(tmp_path, module_runner):
+    # /etc/sysctl.conf is refused by check_path; the test asks it directly instead of pointing the module at /etc.
+    assert 'Debian 13 no longer reads it' in check_path('/etc/sysctl.conf')
+    assert 'Debian 13 no longer reads it' in check_path('/etc/sysctl.conf/')
+    assert check_path('/etc/sysctl.d/99-lowmem-network-tuning.conf') is None
+    path = tmp_path / 'tuning.txt'
+    path.write_text('vm.swappiness = 10\n')
     code, result = module_runner(main, args(path))
-    assert code == 1 and message in result['msg']
-    assert (os.path.exists(path) and open(path).read()) == before
+    assert code == 1 and 'must end in .conf' in result['msg'] and 'nothing was changed' in result['msg']
+    assert path.read_text() == 'vm.swappiness = 10\n'
 
 
-def test_settings_are_required_when_present(tmp_path, module_runner):
-    code, result = module_runner(main, {'path': str(tmp_path / 'a.conf')})
+def test_settings_are_required_when_present(tmp_path, capsys):
+    # main() itself, where its argument spec fails before anything is read or written.
+    from ansible_collections.lowmem.vps.tests.unit.conftest import run_module
+    code, result = run_module(main, {'path': str(tmp_path / 'a.conf')}, capsys)
     assert code == 1 and 'settings' in result['msg']
+
+
+def test_applies_live_and_reads_back(tmp_path, module_runner):
+    path = tmp_path / '99-lowmem.conf'
+    code, result = module_runner(main, args(path, apply=True))
+    assert code == 0 and result['changed'] and result['live_changed'] == ['net.core.netdev_max_backlog', 'vm.swappiness']
+    assert (module_runner.proc_sys / 'vm' / 'swappiness').read_text() == '30\n'
+    assert result['diff'][1] == {'before_header': '/proc/sys (running)', 'after_header': '/proc/sys (running)',
+                                 'before': 'net.core.netdev_max_backlog = 1000\nvm.swappiness = 60\n',
+                                 'after': 'net.core.netdev_max_backlog = 2500\nvm.swappiness = 30\n'}
+    code, again = module_runner(main, args(path, apply=True))
+    assert code == 0 and not again['changed'] and again['live_changed'] == []
+
+
+def test_apply_false_leaves_the_live_values(tmp_path, module_runner):
+    code, result = module_runner(main, args(tmp_path / '99-lowmem.conf'))
+    assert code == 0 and result['live_pending'] == ['net.core.netdev_max_backlog', 'vm.swappiness']
+    assert (module_runner.proc_sys / 'vm' / 'swappiness').read_text() == '60\n'
 
 
 def test_absent_removes_the_file(tmp_path, module_runner):

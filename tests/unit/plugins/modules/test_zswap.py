@@ -7,6 +7,7 @@ defaults are harmless (failures before anything is written, runtime=false and pe
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import textwrap
@@ -260,12 +261,25 @@ def test_read_only_parameter_fails_with_the_container_hint_and_changes_nothing(s
     assert box.snapshot() == before
 
 
-def test_refusal_midway_says_what_was_set_and_leaves_files_alone(system, zswap):
+def refuse_enabled(monkeypatch):
+    """The kernel refusing enabled=Y with EINVAL, as zswap does when it cannot create a pool (other writes go through).
+
+    Injected at write_parameter: a real kernel file that refuses a value needs a writable /proc or /sys, which the
+    unit tests' sandbox (tools/sandbox) does not give.
+    """
+    from ansible_collections.lowmem.vps.plugins.modules import zswap as zswap_module
+    real = zswap_module.write_parameter
+
+    def write_parameter(name, value, parameters_dir):
+        if name == 'enabled':
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        return real(name, value, parameters_dir)
+    monkeypatch.setattr(zswap_module, 'write_parameter', write_parameter)
+
+
+def test_refusal_midway_says_what_was_set_and_leaves_files_alone(system, zswap, monkeypatch):
     box = system(crypto=PROC_CRYPTO)
-    target = os.path.join(box.paths['parameters_dir'], 'enabled')
-    os.unlink(target)
-    # A kernel file that can be opened for writing but refuses "Y" (EINVAL), as zswap does when it cannot create a pool.
-    os.symlink('/proc/self/coredump_filter', target)  # reads 000000xx (N), refuses Y
+    refuse_enabled(monkeypatch)
     rc, result = zswap(box, compressor='zstd')
     assert rc == 1
     assert 'the kernel refused enabled=Y: Invalid argument' in result['msg'] and 'already set: compressor=zstd' in result['msg']
