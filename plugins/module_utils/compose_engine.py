@@ -13,6 +13,8 @@ error.
 
 Debian 13 ships compose v2 (``docker compose``), Debian 12 only v1 (``docker-compose``): both take the same arguments
 here, which is why this goes through the CLI instead of community.docker.docker_compose_v2 (v2 only).
+:func:`compose_command` picks the one a host has, and :func:`validate_text` runs ``config --quiet`` on a candidate text
+(compose_limits checks its edit with it before writing).
 
 :func:`run` takes ``runner(args, environ_update=...)`` returning ``(rc, stdout, stderr)`` (``module.run_command``) and
 ``which(name)`` (``module.get_bin_path``), so tests drive it with fake binaries.
@@ -22,8 +24,9 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 
-from ansible_collections.lowmem.vps.plugins.module_utils.compose import INSPECT_KEYS, compare_inspect, compose_command
+from ansible_collections.lowmem.vps.plugins.module_utils.compose_rules import INSPECT_KEYS, compare_inspect
 from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
 from ansible_collections.lowmem.vps.plugins.module_utils.runner import C_LOCALE, commands, tail
 
@@ -41,7 +44,38 @@ class EngineFailure(PartialFailure):
     """Something failed after containers may have been recreated; ``result`` says what was done."""
 
 
+# ---------------------------------------------------------------- the compose CLI
 
+def compose_command(runner, which):
+    """(argv before the file, label): ``docker compose`` when the v2 plugin answers, else ``docker-compose``; None when
+    neither exists."""
+    docker = which('docker')
+    if docker:
+        rc, _out, _err = runner([docker, 'compose', 'version'], environ_update=C_LOCALE)
+        if rc == 0:
+            return [docker, 'compose'], 'docker compose'
+    legacy = which('docker-compose')
+    if legacy:
+        return [legacy], 'docker-compose'
+    return None, None
+
+
+def validate_text(path, text, command, runner):
+    """Run ``COMMAND -f TMP config --quiet`` on ``text`` written to a temporary file next to ``path`` (so .env and relative
+    paths resolve as for the real file); returns (rc, message). The temporary file is always removed."""
+    directory = os.path.dirname(path) or '.'
+    base = os.path.basename(path)
+    fd, tmp_path = tempfile.mkstemp(prefix='.%s.' % base, suffix=os.path.splitext(base)[1] or '.yml', dir=directory)
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
+            handle.write(text)
+        rc, out, err = runner(command + ['-f', tmp_path, 'config', '--quiet'], environ_update=C_LOCALE)
+        return rc, tail(rc, out, err).replace(tmp_path, path)
+    finally:
+        os.unlink(tmp_path)
+
+
+# ---------------------------------------------------------------- recreate and verify
 
 def check_params(recreate, expected):
     """(recreate list, expected dict) after checking their shape; raises EngineError listing every problem."""

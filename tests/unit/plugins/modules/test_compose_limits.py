@@ -10,7 +10,8 @@ import textwrap
 import pytest
 
 from ansible_collections.lowmem.vps.plugins.modules.compose_limits import main
-from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__compose import RUNBOOK, fixture
+from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__compose_rules import RUNBOOK
+from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__compose_yaml import fixture
 
 FAKE_DOCKER = textwrap.dedent('''\
     #!/bin/sh
