@@ -2,7 +2,7 @@
 # Copyright (c) lowmem.vps contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Docker's daemon.json merged key by key, and the disk-usage readers the maintenance and log_caps roles share.
+"""Docker's daemon.json merged key by key: parse, merge, render, validate with dockerd, write, restart when allowed.
 
 The parsers, the merge and the renderer are pure functions. :func:`run` carries a plan out through a module-like
 object (``check_mode``, ``params``, ``atomic_move``) and two callables, ``runner(args, environ_update=...)`` returning
@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import tempfile
 
 from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
@@ -322,67 +321,3 @@ def run(module, runner=None, which=None, params=None):
                                                     recreate_needed=recreate))
         result['restarted'] = True
     return result
-
-
-# ---------------------------------------------------------------- disk usage
-
-def dir_bytes(path):
-    """Bytes on disk (st_blocks * 512) of the regular files below ``path``; 0 when it does not exist.
-
-    Symlinks below ``path`` are not followed (``path`` itself is, it was named), a file with several hard links
-    counts once, a sparse file counts the blocks it really uses. Entries that vanish or cannot be read are skipped.
-    """
-    seen = set()
-    total = 0
-
-    def count(info):
-        nonlocal total
-        if stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) not in seen:
-            seen.add((info.st_dev, info.st_ino))
-            total += info.st_blocks * 512
-
-    try:
-        top = os.stat(path)
-    except OSError:
-        return 0
-    if not stat.S_ISDIR(top.st_mode):
-        count(top)
-        return total
-    for current, _dirs, files in os.walk(path, followlinks=False):
-        for name in files:
-            try:
-                count(os.lstat(os.path.join(current, name)))
-            except OSError:
-                continue
-    return total
-
-
-_UNITS = 'BKMGTPE'
-_JOURNAL_RE = re.compile(r'take up\s+(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[KMGTPE]?)(?:i?B)?(?=[\s.,]|$)',
-                         re.IGNORECASE)
-
-
-def parse_journal_usage(text):
-    """Bytes from ``journalctl --disk-usage`` output, or None when the text has no size.
-
-    ``Archived and active journals take up 24.0M in the file system.`` (systemd >= 229) and the older
-    ``Journals take up 24.0M on disk.``; units are binary as systemd prints them, ``512B`` or ``512`` are bytes.
-    """
-    match = _JOURNAL_RE.search(text or '')
-    if not match:
-        return None
-    factor = 1024 ** _UNITS.index(match.group('unit').upper() or 'B')
-    return int(round(float(match.group('number')) * factor))
-
-
-def format_bytes(number):
-    """Bytes as systemd prints them: ``512B``, ``8.0K``, ``24.0M``, ``1.5G`` (binary units, one decimal)."""
-    if isinstance(number, bool) or not isinstance(number, int) or number < 0:
-        raise ValueError('%r is not a byte count' % (number,))
-    if number < 1024:
-        return '%dB' % number
-    value, unit = float(number), 0
-    while value >= 1024 and unit < len(_UNITS) - 1:
-        value /= 1024
-        unit += 1
-    return '%.1f%s' % (value, _UNITS[unit])

@@ -296,12 +296,6 @@ def kernels_of(packages):
                 if any(package.kind == 'image' for package in members))
 
 
-def installed_releases(packages):
-    """Releases with an installed image, newest first (by the image's Version, in dpkg's order)."""
-    kernels = [kernel for kernel in kernels_of(packages).values() if kernel.installed]
-    return [kernel.release for kernel in sorted(kernels, key=lambda kernel: kernel.order_key, reverse=True)]
-
-
 # ---------------------------------------------------------------- default boot entry
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from ansible_collections.lowmem.vps.plugins.module_utils.daemon_json import (
     C_LOCALE, NOTE_LIVE_RESTORE_NEW, NOTE_NEVER, NOTE_NO_LIVE_RESTORE, NOTE_RECREATE, DaemonJsonError, DaemonJsonFailure,
-    dir_bytes, format_bytes, merge_settings, non_string_log_opts, normalise_settings, parse_daemon_json,
-    parse_journal_usage, render_daemon_json, restart_decision, run,
+    merge_settings, non_string_log_opts, normalise_settings, parse_daemon_json,
+    render_daemon_json, restart_decision, run,
 )
 
 EXISTING = '{\n    "data-root": "/srv/docker",\n    "log-opts": {"max-size": "10m", "labels": "app"},\n    "dns": ["1.1.1.1"]\n}\n'
@@ -338,63 +338,3 @@ def test_run_refuses_bad_input_before_reading(daemon_json, ansible_module):
         run(ansible_module(), runner=FakeRunner(), which=which, params=params(daemon_json, settings={'debug': None}))
     with pytest.raises(DaemonJsonError, match="restart 'sometimes' must be one of"):
         run(ansible_module(), runner=FakeRunner(), which=which, params=params(daemon_json, restart='sometimes'))
-
-
-# ---------------------------------------------------------------- disk usage
-
-def test_dir_bytes_counts_blocks_once_and_never_follows_symlinks(tmp_path):
-    root = tmp_path / 'journal'
-    (root / 'sub').mkdir(parents=True)
-    (root / 'a').write_bytes(b'x' * 10000)
-    os.link(str(root / 'a'), str(root / 'sub' / 'a-link'))
-    with open(str(root / 'sparse'), 'wb') as handle:
-        handle.truncate(64 * 1024 * 1024)
-        handle.write(b'y')
-    outside = tmp_path / 'outside'
-    outside.mkdir()
-    (outside / 'big').write_bytes(b'z' * 100000)
-    os.symlink(str(outside), str(root / 'dir-link'))
-    os.symlink(str(outside / 'big'), str(root / 'file-link'))
-    expected = sum(os.lstat(str(root / name)).st_blocks * 512 for name in ('a', 'sparse'))
-    assert dir_bytes(str(root)) == expected
-    assert expected < 1024 * 1024  # the sparse file's 64 MiB are not counted
-    assert dir_bytes(str(root / 'a')) == os.lstat(str(root / 'a')).st_blocks * 512
-
-
-def test_dir_bytes_of_a_missing_path_is_zero(tmp_path):
-    assert dir_bytes(str(tmp_path / 'absent')) == 0
-    assert dir_bytes(str(tmp_path)) == 0
-
-
-@pytest.mark.parametrize('text, expected', [
-    ('Archived and active journals take up 24.0M in the file system.\n', 24 * 1024 ** 2),
-    ('Archived and active journals take up 8.0K in the file system.', 8 * 1024),
-    ('Archived and active journals take up 1.5G in the file system.', 1536 * 1024 ** 2),
-    ('Archived and active journals take up 512B in the file system.', 512),
-    ('Archived and active journals take up 0B in the file system.', 0),
-    ('No journal files were found.\nArchived and active journals take up 0B in the file system.\n', 0),
-    ('Journals take up 16.0M on disk.', 16 * 1024 ** 2),
-    ('Journals take up 4096 on disk.', 4096),
-    ('Journals take up 2.0GiB on disk.', 2 * 1024 ** 3),
-    ('Archived and active journals take up 1.1T in the file system.', int(round(1.1 * 1024 ** 4))),
-    ('Failed to get usage: Permission denied', None),
-    ('', None),
-    (None, None),
-])
-def test_parse_journal_usage(text, expected):
-    assert parse_journal_usage(text) == expected
-
-
-@pytest.mark.parametrize('number, text', [
-    (0, '0B'), (1023, '1023B'), (1024, '1.0K'), (8192, '8.0K'), (24 * 1024 ** 2, '24.0M'), (1536 * 1024 ** 2, '1.5G'),
-    (3 * 1024 ** 4, '3.0T'),
-])
-def test_format_bytes(number, text):
-    assert format_bytes(number) == text
-    assert parse_journal_usage('Journals take up %s on disk.' % text) == number
-
-
-@pytest.mark.parametrize('number', [-1, True, 1.5, '5'])
-def test_format_bytes_refuses_non_counts(number):
-    with pytest.raises(ValueError):
-        format_bytes(number)

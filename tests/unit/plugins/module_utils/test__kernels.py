@@ -13,8 +13,8 @@ import subprocess
 import pytest
 
 from ansible_collections.lowmem.vps.plugins.module_utils.kernels import (
-    KernelError, base_version, classify, compare_versions, default_boot_release, describe, flavour, installed_releases,
-    list_installed, parse_grubenv, parse_release, plan, release_in_entry, simulated_removals, split_version, version_key,
+    KernelError, base_version, classify, compare_versions, default_boot_release, describe, flavour,
+    kernels_of, list_installed, parse_grubenv, parse_release, plan, release_in_entry, simulated_removals, split_version, version_key,
 )
 
 
@@ -197,6 +197,12 @@ def test_list_installed_keeps_kernel_packages_and_their_states():
     assert half.status == 'iU' and not half.settled
     image = by_name['linux-image-6.12.57+deb13-amd64']
     assert image.installed and image.kind == 'image' and image.key == '6.12.57+deb13-amd64' and image.version == '6.12.57-1'
+
+
+def installed_releases(found):
+    """Releases with an installed image in the order plan() ranks them (order_key, newest first)."""
+    kernels = [kernel for kernel in kernels_of(found).values() if kernel.installed]
+    return [kernel.release for kernel in sorted(kernels, key=lambda kernel: kernel.order_key, reverse=True)]
 
 
 def test_installed_releases_newest_first_by_package_version():
