@@ -21,7 +21,7 @@ setup lint sanity unit molecule-default molecule-vm:
 	tools/test $@
 
 lab-start: setup
-	tools/labvm build && tools/labvm start
+	tools/labvm-image build && tools/labvm start
 
 lab-ssh:
 	tools/labvm ssh
