@@ -216,7 +216,6 @@ def logging_changed(before, after):
 # ---------------------------------------------------------------- dockerd / systemctl
 
 
-
 def dockerd_validates(runner, dockerd):
     """(supports --validate, version such as ``20.10.24+dfsg1``) from ``dockerd --version`` and ``dockerd --help``."""
     rc, out, _err = runner([dockerd, '--version'], environ_update=C_LOCALE)

@@ -80,7 +80,6 @@ REG_NOSUB = 8
 _REGEX_T_BYTES = 512  # sizeof(regex_t) is 64 on x86_64 glibc; leave room for any libc.
 
 
-
 class EarlyoomError(RefusedError):
     """Bad input, or earlyoom missing: nothing was written."""
 

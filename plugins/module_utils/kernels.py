@@ -459,8 +459,6 @@ def running_release(path=OSRELEASE_PATH):
     return release
 
 
-
-
 def query(runner, dpkg_query):
     """KernelPackage list of the system, from dpkg-query in the C locale."""
     rc, out, err = runner([dpkg_query, '-W', '--showformat=' + DPKG_FORMAT], environ_update=C_LOCALE)

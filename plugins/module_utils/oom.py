@@ -388,7 +388,6 @@ def live_diff(unit_id, entries):
 # ---------------------------------------------------------------- run
 
 
-
 def resolve(units, shown, warnings):
     """Pair normalised units with their ``systemctl show`` blocks: (kept [(unit, shown)], skipped [{name, reason}]).
 

@@ -24,7 +24,7 @@ description:
     C(net.ifnames=0 biosdevname=0 console=ttyS0)) keeps its place, the quoting style is kept and every other line stays byte
     for byte. A rerun after an interrupted run converges on one set of tokens (files are replaced atomically).
   - With O(persistent=true) and O(initramfs=true) the compressor's module is also listed in
-    C(/etc/initramfs-tools/modules). This is off by default: measured in the 512 MB lab VM (Debian 13, 6.12), zswap
+    C(/etc/initramfs-tools/modules). This is off by default. Measured in the 512 MB lab VM (Debian 13, 6.12), zswap
     starts before the initramfs loads modules, so the listing did not keep C(zstd) at boot; what does is setting the
     compressor again early in userspace (the zswap role's systemd-tmpfiles rule). C(update-initramfs) also costs
     minutes and a lot of memory on a 512 MB box.

@@ -51,14 +51,14 @@ def final(steps):
 def test_quiet_console_before_base_is_normal():
     # GRUB loading the kernel prints nothing for minutes under TCG: no verdict before the base
     steps = watch([(0, 0), (100, 0), (200, 0), (298, 0)])
-    assert [v for _, v, _ in steps] == ['wait'] * 4
+    assert [v for _time, v, _note in steps] == ['wait'] * 4
 
 
 def test_slow_boot_still_progressing_is_extended():
     steps = watch(growing(412))
-    verdicts = {v for t, v, _ in steps if t >= 300}
+    verdicts = {v for t, v, _note in steps if t >= 300}
     assert verdicts == {'extend'}
-    assert all(v == 'wait' for t, v, _ in steps if t < 300)
+    assert all(v == 'wait' for t, v, _note in steps if t < 300)
 
 
 def test_console_stopped_past_base_is_stalled():
@@ -91,7 +91,7 @@ def test_emergency_shell_fails_at_once():
 def test_kernel_panic_gets_the_supervisor_grace_then_fails():
     # a panic the supervisor replaces (next samples without it) is not a failure
     samples = growing(20) + [(22, 2300, 'panic'), (24, 2300, 'panic'), (26, 0), (28, 100)]
-    assert [v for _, v, _ in watch(samples)] == ['wait'] * len(samples)
+    assert [v for _time, v, _note in watch(samples)] == ['wait'] * len(samples)
     # a panic that stays fails after 10 s
     samples = growing(20) + [(t, 2300, 'panic') for t in range(22, 60, 2)]
     assert final(watch(samples)) == (32, 'failed')

@@ -13,6 +13,7 @@ from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__compos
 
 # ---------------------------------------------------------------- run
 
+
 class FakeModule(object):
     def __init__(self, params, check_mode=False):
         self.params = params

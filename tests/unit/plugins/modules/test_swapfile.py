@@ -125,7 +125,7 @@ MEMINFO_3G = MEMINFO_512M.replace('479996', '3002744').replace('262480', '241611
     (MEMINFO_3G.replace('3002744', '16384000'), 40 * GIB, 4 * GIB),   # ... at most 4 GiB
 ], ids=['512M-roomy-disk', '512M-small-disk', '3G', '16G'])
 def test_auto_size_in_check_mode_is_the_rules_exact_size(swapdir, fake, module_runner, monkeypatch, tmp_path,
-                                                          meminfo, free, expected):
+                                                         meminfo, free, expected):
     """Fixed /proc/meminfo and free space in, the exact size out: a wrong step in the rule changes the number."""
     from ansible_collections.lowmem.vps.plugins.module_utils import swap
 
