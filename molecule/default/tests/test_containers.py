@@ -78,8 +78,8 @@ def record(host, step, tags, extra_vars):
 
 def run_report(data, name):
     """What to show when an assertion on a run fails: its rc, this host's recap and failures, the output's tail."""
-    return 'rc=%s recap=%s failures=%s\n%s' % (data['rc'], data['recap'].get(name), data['failures'].get(name),
-                                                data['output'][-3000:])
+    return 'rc=%s recap=%s failures=%s\n%s' % (
+        data['rc'], data['recap'].get(name), data['failures'].get(name), data['output'][-3000:])
 
 
 def recap(data, name):
