@@ -3,26 +3,26 @@
 """container_limits and maintenance against a real Docker engine (the test engine's socket mounted into each container).
 
 prepare.yml started four stand-in services from /srv/<host>/compose.yml and noted their container IDs; converge ran
-harden.yml. Molecule's side_effect step (side_effect.yml) then ran harden.yml again from the controller
-(`--tags containers`, `--tags logs`), as an operator reruns parts of it, against all hosts at once, in this order:
-second run -> one limit changed -> bad input (two cases) -> daemon.json that is not JSON.
-It recorded each run (rc, output, recap, failures) with every host's state before and after it in
-$MOLECULE_EPHEMERAL_DIRECTORY/side-effect/<step>.json. Verify only reads: those records and the instances.
-A missing record, or one from another run than the id on the instance, is a failure.
+harden.yml. Here harden.yml runs again from the controller (`--tags containers`, `--tags logs`), as an operator reruns
+parts of it, against all hosts at once. Each run is a module-scoped fixture that snapshots every host before and after,
+and each fixture depends on the one before, so the runs happen in this order whatever order the tests run in:
+converged -> second run -> one limit changed -> bad input -> daemon.json that is not JSON.
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
+import subprocess
+import tempfile
 
 import pytest
+import testinfra
 import testinfra.utils.ansible_runner
 
 INVENTORY = os.environ['MOLECULE_INVENTORY_FILE']
 testinfra_hosts = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY).get_hosts('all')
 
-RECORDS = os.path.join(os.environ['MOLECULE_EPHEMERAL_DIRECTORY'], 'side-effect')
-RUN_ID = '/var/tmp/lowmem-side-effect/run-id'   # written on each instance by side_effect.yml
 MIB = 1024 * 1024
 SERVICES = ['filebrowser', 'hysteria', 'hysteria2', 'tuic-server']
 COMPOSE = '/srv/{{ inventory_hostname }}/compose.yml'   # templated by Ansible for each host
@@ -33,15 +33,10 @@ EXPECTED = {
     'tuic-server': dict(Memory=64 * MIB, MemorySwap=128 * MIB, PidsLimit=128, OomScoreAdj=500),
     'filebrowser': dict(Memory=128 * MIB, MemorySwap=192 * MIB, PidsLimit=256, OomScoreAdj=300),
 }
-# Each bad case comes after a first project that would change (hysteria's pids_limit): every project is checked before
-# any is changed, so neither the file nor any container may change.
-GOOD_CHANGE = dict(path=COMPOSE, services={'hysteria': {'pids_limit': 64}})
 BAD_CASES = {
-    'oom_score_adj 2000': ('bad-oom-score-adj-2000',
-                           [dict(path=COMPOSE, services={'tuic-server': {'oom_score_adj': 2000}})],
+    'oom_score_adj 2000': ([dict(path=COMPOSE, services={'tuic-server': {'oom_score_adj': 2000}})],
                            'oom_score_adj 2000 is outside -1000..1000'),
-    'missing compose file': ('bad-missing-compose-file',
-                             [dict(path='/srv/nowhere/compose.yml', services={'hysteria': None})],
+    'missing compose file': ([dict(path='/srv/nowhere/compose.yml', services={'hysteria': None})],
                              '/srv/nowhere/compose.yml does not exist'),
 }
 
@@ -56,57 +51,99 @@ def project(hysteria2_oom=400):
     })]
 
 
-def record(host, step, tags, extra_vars):
-    """The side effect's record of one run, checked to be this run's (the id on the instance) and to have run what
-    the test expects (tags, extra vars)."""
-    path = os.path.join(RECORDS, step + '.json')
-    if not os.path.isfile(path):
-        pytest.fail('no side-effect record %s: the side_effect step (molecule/default/side_effect.yml) did not run '
-                    'before verify; run `molecule side-effect -s default` first' % path, pytrace=False)
-    with open(path, encoding='utf-8') as handle:
-        data = json.load(handle)
-    marker = host.file(RUN_ID)
-    assert marker.exists, '%s is missing on %s: the side effect did not run on this instance' % (RUN_ID, host.backend.host)
-    assert data['run_id'] == marker.content_string.strip(), (
-        '%s is from side-effect run %s, the instance has %s: run `molecule side-effect -s default` again'
-        % (path, data['run_id'], marker.content_string.strip()))
-    assert (data['tags'], data['extra_vars']) == (tags, extra_vars), 'the side effect ran other inputs: %s' % path
-    name = host.backend.host
-    assert name in data['before'] and name in data['after'], 'no state of %s in %s' % (name, path)
-    return data
+def all_hosts():
+    return dict((name, testinfra.get_host('ansible://' + name, ansible_inventory=INVENTORY)) for name in testinfra_hosts)
 
 
-def run_report(data, name):
-    """What to show when an assertion on a run fails: its rc, this host's recap and failures, the output's tail."""
-    return 'rc=%s recap=%s failures=%s\n%s' % (
-        data['rc'], data['recap'].get(name), data['failures'].get(name), data['output'][-3000:])
+def containers(host, name):
+    """service -> full container ID, for the running containers of the host's project."""
+    out = host.check_output("docker ps --no-trunc --filter label=com.docker.compose.project=%s "
+                            "--format '{{.Label \"com.docker.compose.service\"}} {{.ID}}'" % name)
+    return dict(line.split() for line in out.splitlines())
 
 
-def recap(data, name):
-    assert name in data['recap'], 'no PLAY RECAP line for %s:\n%s' % (name, data['output'][-3000:])
-    return data['recap'][name]
+def snapshot():
+    """For every host: its containers, their HostConfig, the compose file's text and checksum, daemon.json."""
+    state = {}
+    for name, host in all_hosts().items():
+        running = containers(host, name)
+        configs = dict((service, json.loads(host.check_output("docker inspect --format '{{json .HostConfig}}' %s" % cid)))
+                       for service, cid in running.items())
+        compose = host.file('/srv/%s/compose.yml' % name)
+        state[name] = dict(containers=running, config=configs, compose=compose.content_string,
+                           compose_sum=compose.sha256sum, daemon_sum=host.file('/etc/docker/daemon.json').sha256sum)
+    return state
 
 
-@pytest.fixture
-def second_run(host):
-    return record(host, 'second-run', 'containers', dict(container_limits_projects=project()))
+def harden(tags, extra_vars):
+    """Run playbooks/harden.yml from the controller against every host; (rc, output)."""
+    with tempfile.NamedTemporaryFile('w', suffix='.json', delete=False) as handle:
+        json.dump(extra_vars, handle)
+    try:
+        proc = subprocess.run(
+            ['ansible-playbook', '-i', INVENTORY, '--tags', tags, '-e', '@' + handle.name,
+             os.path.join(os.environ['MOLECULE_PROJECT_DIRECTORY'], 'playbooks', 'harden.yml')],
+            capture_output=True, text=True, check=False, env=dict(os.environ, ANSIBLE_NOCOLOR='1'))
+    finally:
+        os.unlink(handle.name)
+    return proc.returncode, proc.stdout + proc.stderr
 
 
-@pytest.fixture
-def converged(host, second_run):
-    """Every host's state as converge left it: the side effect's snapshot before its first run."""
-    return second_run['before']
+def recap(output, name):
+    line = [item for item in output.splitlines() if item.startswith(name + ' ') and 'ok=' in item]
+    assert line, output[-3000:]
+    return dict(part.split('=') for part in line[-1].split()[2:])
 
 
-@pytest.fixture
-def one_changed(host):
-    return record(host, 'one-changed', 'containers', dict(container_limits_projects=project(hysteria2_oom=350)))
+def write(host, path, text):
+    host.run_expect([0], 'echo %s | base64 -d > %s' % (base64.b64encode(text.encode()).decode(), path))
 
 
-@pytest.fixture
-def broken_daemon_json(host):
+@pytest.fixture(scope='module')
+def converged():
+    return snapshot()
+
+
+@pytest.fixture(scope='module')
+def second_run(converged):
+    rc, output = harden('containers', dict(container_limits_projects=project()))
+    return rc, output, snapshot()
+
+
+@pytest.fixture(scope='module')
+def one_changed(second_run):
+    before = second_run[2]
+    rc, output = harden('containers', dict(container_limits_projects=project(hysteria2_oom=350)))
+    return rc, output, before, snapshot()
+
+
+@pytest.fixture(scope='module')
+def bad_runs(one_changed):
+    """Each bad case after a first project that would change (hysteria's pids_limit): every project is checked before
+    any is changed, so neither the file nor any container may change."""
+    runs = {}
+    for case, (bad_projects, _message) in BAD_CASES.items():
+        before = snapshot()
+        good_change = dict(path=COMPOSE, services={'hysteria': {'pids_limit': 64}})
+        rc, output = harden('containers', dict(container_limits_projects=[good_change] + bad_projects))
+        runs[case] = (rc, output, before, snapshot())
+    return runs
+
+
+@pytest.fixture(scope='module')
+def broken_daemon_json(bad_runs):
     """daemon.json made invalid on every host, harden.yml --tags logs, then the good file put back."""
-    return record(host, 'broken-daemon-json', 'logs', {})
+    hosts, good = all_hosts(), {}
+    for name, host in hosts.items():
+        good[name] = host.file('/etc/docker/daemon.json').content_string
+        write(host, '/etc/docker/daemon.json', '{"log-driver": "json-file",\n')
+    try:
+        before = snapshot()
+        rc, output = harden('logs', {})
+        return rc, output, before, snapshot()
+    finally:
+        for name, host in hosts.items():
+            write(host, '/etc/docker/daemon.json', good[name])
 
 
 def test_docker_inspect_shows_the_configured_limits(host, converged):
@@ -136,17 +173,17 @@ def test_compose_file_keeps_comments_order_and_other_keys(host, converged):
 
 
 def test_a_second_run_recreates_nothing(host, converged, second_run):
+    rc, output, after = second_run
     name = host.backend.host
-    after = second_run['after']
-    assert second_run['rc'] == 0, run_report(second_run, name)
-    assert recap(second_run, name)['changed'] == 0, run_report(second_run, name)
+    assert rc == 0, output[-3000:]
+    assert recap(output, name)['changed'] == '0'
     assert after[name]['containers'] == converged[name]['containers']
 
 
 def test_changing_one_limit_recreates_only_that_service(host, one_changed):
+    rc, output, before, after = one_changed
     name = host.backend.host
-    before, after = one_changed['before'], one_changed['after']
-    assert one_changed['rc'] == 0, run_report(one_changed, name)
+    assert rc == 0, output[-3000:]
     old, new = before[name]['containers'], after[name]['containers']
     assert new['hysteria2'] != old['hysteria2']
     assert dict((s, new[s]) for s in SERVICES if s != 'hysteria2') == dict((s, old[s]) for s in SERVICES if s != 'hysteria2')
@@ -155,15 +192,13 @@ def test_changing_one_limit_recreates_only_that_service(host, one_changed):
 
 
 @pytest.mark.parametrize('case', sorted(BAD_CASES))
-def test_bad_input_in_a_later_project_changes_nothing_and_recreates_nothing(host, case):
-    step, bad_projects, message = BAD_CASES[case]
-    run = record(host, step, 'containers', dict(container_limits_projects=[GOOD_CHANGE] + bad_projects))
+def test_bad_input_in_a_later_project_changes_nothing_and_recreates_nothing(host, bad_runs, case):
+    rc, output, before, after = bad_runs[case]
     name = host.backend.host
-    before, after = run['before'], run['after']
-    flat = ' '.join(run['output'].split())
-    assert run['rc'] != 0, run_report(run, name)
-    assert message in flat and 'nothing was changed' in flat, run_report(run, name)
-    assert recap(run, name)['failed'] == 1, run_report(run, name)
+    flat = ' '.join(output.split())
+    assert rc != 0
+    assert BAD_CASES[case][1] in flat and 'nothing was changed' in flat, output[-3000:]
+    assert recap(output, name)['failed'] == '1'
     assert after[name]['compose_sum'] == before[name]['compose_sum']
     assert after[name]['containers'] == before[name]['containers']
 
@@ -177,13 +212,10 @@ def test_a_volume_survives_maintenance_prune(host):
     assert host.run('docker container inspect %s-prunable' % name).rc != 0
 
 
-def test_daemon_json_that_is_not_json_is_refused_untouched(host, broken_daemon_json, one_changed):
+def test_daemon_json_that_is_not_json_is_refused_untouched(host, broken_daemon_json):
+    rc, output, before, after = broken_daemon_json
     name = host.backend.host
-    before, after = broken_daemon_json['before'], broken_daemon_json['after']
-    assert before[name]['daemon'] == '{"log-driver": "json-file",\n'   # the side effect did break it
-    assert broken_daemon_json['rc'] != 0, run_report(broken_daemon_json, name)
-    assert 'is not valid JSON' in broken_daemon_json['output'], run_report(broken_daemon_json, name)
+    assert rc != 0
+    assert 'is not valid JSON' in output, output[-3000:]
     assert after[name]['daemon_sum'] == before[name]['daemon_sum']
     assert after[name]['containers'] == before[name]['containers']
-    # and then put the good file back, byte for byte
-    assert host.file('/etc/docker/daemon.json').sha256sum == one_changed['after'][name]['daemon_sum']
