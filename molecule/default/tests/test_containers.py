@@ -3,29 +3,25 @@
 """container_limits and maintenance against a real Docker engine (the test engine's socket mounted into each container).
 
 prepare.yml started four stand-in services from /srv/<host>/compose.yml and noted their container IDs; converge ran
-harden.yml. Here harden.yml runs again from the controller (`--tags containers`, `--tags logs`), as an operator reruns
-parts of it, against all hosts at once. Each run is a module-scoped fixture that snapshots every host before and after,
-and each fixture depends on the one before, so the runs happen in this order whatever order the tests run in:
-converged -> second run -> one limit changed -> bad input -> daemon.json that is not JSON.
+harden.yml; the side effect (side_effect.yml, files/reruns.py) reran parts of it from the controller, as an operator
+does, and recorded each run with the state of every host before and after it. These tests only read that record and
+the instances: converged -> second run -> one limit changed -> bad input -> daemon.json that is not JSON.
 """
 from __future__ import annotations
 
-import base64
 import json
 import os
-import subprocess
-import tempfile
 
 import pytest
-import testinfra
 import testinfra.utils.ansible_runner
 
 INVENTORY = os.environ['MOLECULE_INVENTORY_FILE']
 testinfra_hosts = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY).get_hosts('all')
+RECORD = os.path.join(os.environ['MOLECULE_EPHEMERAL_DIRECTORY'], 'side-effect.json')
+RUN_ID_PATH = '/var/tmp/lowmem-side-effect-run-id'
 
 MIB = 1024 * 1024
 SERVICES = ['filebrowser', 'hysteria', 'hysteria2', 'tuic-server']
-COMPOSE = '/srv/{{ inventory_hostname }}/compose.yml'   # templated by Ansible for each host
 # What molecule.yml asks for, over the role's defaults (96m/160m/128/500) and the tuic-server preset (64m/128m).
 EXPECTED = {
     'hysteria': dict(Memory=96 * MIB, MemorySwap=160 * MIB, PidsLimit=128, OomScoreAdj=500),
@@ -33,60 +29,11 @@ EXPECTED = {
     'tuic-server': dict(Memory=64 * MIB, MemorySwap=128 * MIB, PidsLimit=128, OomScoreAdj=500),
     'filebrowser': dict(Memory=128 * MIB, MemorySwap=192 * MIB, PidsLimit=256, OomScoreAdj=300),
 }
+# The bad cases files/reruns.py ran, and what each must say.
 BAD_CASES = {
-    'oom_score_adj 2000': ([dict(path=COMPOSE, services={'tuic-server': {'oom_score_adj': 2000}})],
-                           'oom_score_adj 2000 is outside -1000..1000'),
-    'missing compose file': ([dict(path='/srv/nowhere/compose.yml', services={'hysteria': None})],
-                             '/srv/nowhere/compose.yml does not exist'),
+    'oom_score_adj 2000': 'oom_score_adj 2000 is outside -1000..1000',
+    'missing compose file': '/srv/nowhere/compose.yml does not exist',
 }
-
-
-def project(hysteria2_oom=400):
-    """container_limits_projects as molecule.yml has it, with hysteria2's oom_score_adj as given."""
-    return [dict(path=COMPOSE, services={
-        'hysteria': None,
-        'hysteria2': {'oom_score_adj': hysteria2_oom},
-        'tuic-server': None,
-        'filebrowser': {'mem_limit': '128m', 'memswap_limit': '192m', 'pids_limit': 256, 'oom_score_adj': 300},
-    })]
-
-
-def all_hosts():
-    return dict((name, testinfra.get_host('ansible://' + name, ansible_inventory=INVENTORY)) for name in testinfra_hosts)
-
-
-def containers(host, name):
-    """service -> full container ID, for the running containers of the host's project."""
-    out = host.check_output("docker ps --no-trunc --filter label=com.docker.compose.project=%s "
-                            "--format '{{.Label \"com.docker.compose.service\"}} {{.ID}}'" % name)
-    return dict(line.split() for line in out.splitlines())
-
-
-def snapshot():
-    """For every host: its containers, their HostConfig, the compose file's text and checksum, daemon.json."""
-    state = {}
-    for name, host in all_hosts().items():
-        running = containers(host, name)
-        configs = dict((service, json.loads(host.check_output("docker inspect --format '{{json .HostConfig}}' %s" % cid)))
-                       for service, cid in running.items())
-        compose = host.file('/srv/%s/compose.yml' % name)
-        state[name] = dict(containers=running, config=configs, compose=compose.content_string,
-                           compose_sum=compose.sha256sum, daemon_sum=host.file('/etc/docker/daemon.json').sha256sum)
-    return state
-
-
-def harden(tags, extra_vars):
-    """Run playbooks/harden.yml from the controller against every host; (rc, output)."""
-    with tempfile.NamedTemporaryFile('w', suffix='.json', delete=False) as handle:
-        json.dump(extra_vars, handle)
-    try:
-        proc = subprocess.run(
-            ['ansible-playbook', '-i', INVENTORY, '--tags', tags, '-e', '@' + handle.name,
-             os.path.join(os.environ['MOLECULE_PROJECT_DIRECTORY'], 'playbooks', 'harden.yml')],
-            capture_output=True, text=True, check=False, env=dict(os.environ, ANSIBLE_NOCOLOR='1'))
-    finally:
-        os.unlink(handle.name)
-    return proc.returncode, proc.stdout + proc.stderr
 
 
 def recap(output, name):
@@ -95,55 +42,46 @@ def recap(output, name):
     return dict(part.split('=') for part in line[-1].split()[2:])
 
 
-def write(host, path, text):
-    host.run_expect([0], 'echo %s | base64 -d > %s' % (base64.b64encode(text.encode()).decode(), path))
+@pytest.fixture(scope='module')
+def record(host):
+    """The side effect's record, refused when missing or made for other instances (never a skip)."""
+    assert os.path.exists(RECORD), '%s is missing: run `molecule side-effect` before `molecule verify`' % RECORD
+    with open(RECORD) as handle:
+        data = json.load(handle)
+    assert host.file(RUN_ID_PATH).content_string.strip() == data['run_id'], \
+        '%s is from another side-effect run than these instances had' % RECORD
+    return data
 
 
 @pytest.fixture(scope='module')
-def converged():
-    return snapshot()
+def converged(record):
+    return record['converged']
+
+
+def _run(record, step):
+    run = record['runs'][step]
+    return run['rc'], run['output'], run['before'], run['after']
 
 
 @pytest.fixture(scope='module')
-def second_run(converged):
-    rc, output = harden('containers', dict(container_limits_projects=project()))
-    return rc, output, snapshot()
+def second_run(record):
+    rc, output, _before, after = _run(record, 'second_run')
+    return rc, output, after
 
 
 @pytest.fixture(scope='module')
-def one_changed(second_run):
-    before = second_run[2]
-    rc, output = harden('containers', dict(container_limits_projects=project(hysteria2_oom=350)))
-    return rc, output, before, snapshot()
+def one_changed(record):
+    return _run(record, 'one_changed')
 
 
 @pytest.fixture(scope='module')
-def bad_runs(one_changed):
-    """Each bad case after a first project that would change (hysteria's pids_limit): every project is checked before
-    any is changed, so neither the file nor any container may change."""
-    runs = {}
-    for case, (bad_projects, _message) in BAD_CASES.items():
-        before = snapshot()
-        good_change = dict(path=COMPOSE, services={'hysteria': {'pids_limit': 64}})
-        rc, output = harden('containers', dict(container_limits_projects=[good_change] + bad_projects))
-        runs[case] = (rc, output, before, snapshot())
-    return runs
+def bad_runs(record):
+    return dict((case, _run(record, 'bad:' + case)) for case in BAD_CASES)
 
 
 @pytest.fixture(scope='module')
-def broken_daemon_json(bad_runs):
-    """daemon.json made invalid on every host, harden.yml --tags logs, then the good file put back."""
-    hosts, good = all_hosts(), {}
-    for name, host in hosts.items():
-        good[name] = host.file('/etc/docker/daemon.json').content_string
-        write(host, '/etc/docker/daemon.json', '{"log-driver": "json-file",\n')
-    try:
-        before = snapshot()
-        rc, output = harden('logs', {})
-        return rc, output, before, snapshot()
-    finally:
-        for name, host in hosts.items():
-            write(host, '/etc/docker/daemon.json', good[name])
+def broken_daemon_json(record):
+    return _run(record, 'broken_daemon_json')
 
 
 def test_docker_inspect_shows_the_configured_limits(host, converged):
@@ -197,7 +135,7 @@ def test_bad_input_in_a_later_project_changes_nothing_and_recreates_nothing(host
     name = host.backend.host
     flat = ' '.join(output.split())
     assert rc != 0
-    assert BAD_CASES[case][1] in flat and 'nothing was changed' in flat, output[-3000:]
+    assert BAD_CASES[case] in flat and 'nothing was changed' in flat, output[-3000:]
     assert recap(output, name)['failed'] == '1'
     assert after[name]['compose_sum'] == before[name]['compose_sum']
     assert after[name]['containers'] == before[name]['containers']
