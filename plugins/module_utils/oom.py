@@ -20,7 +20,8 @@ What shapes the rules:
 - OpenSSH's listener remembers the value it started with and gives it back to every session it forks, so the
   ssh unit's value is what every login shell gets: -1000 there makes every shell (and what it runs) unkillable.
 - Lowering oom_score_adj needs CAP_SYS_RESOURCE; inside a container the write is refused (EACCES): the drop-in
-  still applies at the unit's next start.
+  still applies at the unit's next start. Check mode predicts that refusal from the module's own CapEff
+  (:func:`lowering_allowed`), so ``--check`` reports the same changes a real run makes.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ UNIT_NAME_MAX = 255
 # Where a unit's cgroup.procs is, in this order: hybrid (v2 tree under unified/), pure v2, v1 (name=systemd).
 CGROUP_LAYOUTS = ('/unified', '', '/systemd')
 WRITE_REFUSED = (errno.EACCES, errno.EPERM)
+CAP_SYS_RESOURCE = 24   # linux/capability.h
 VANISHED = (errno.ENOENT, errno.ESRCH)
 
 _UNIT_CHARS_RE = re.compile(r'^[A-Za-z0-9:_.@\\-]+$')
@@ -319,6 +321,35 @@ def write_adj(pid, value, proc_root=PROC_ROOT):
         os.close(fd)
 
 
+def has_capability(status_text, cap):
+    """Whether the CapEff line of a /proc/PID/status text holds capability number ``cap``; None without a CapEff
+    line."""
+    for line in status_text.splitlines():
+        if line.startswith('CapEff:'):
+            try:
+                return bool(int(line.split(':', 1)[1].strip(), 16) >> cap & 1)
+            except ValueError:
+                return None
+    return None
+
+
+def lowering_allowed(score, before, proc_root=PROC_ROOT):
+    """Whether the kernel would let this process lower a value from ``before`` to ``score``.
+
+    Without CAP_SYS_RESOURCE the kernel refuses a value below the process's oom_score_adj_min, which /proc does not
+    show; it is taken as the lower of 0 (a process nobody lowered with the capability) and ``before``. Unknown
+    capabilities (no readable /proc/self/status) count as allowed, as before this prediction existed.
+    """
+    capable = None
+    path = os.path.join(proc_root, 'self', 'status')
+    try:
+        with open(path) as handle:
+            capable = has_capability(handle.read(), CAP_SYS_RESOURCE)
+    except (IOError, OSError):
+        pass
+    return capable is not False or score >= min(0, before)
+
+
 def plan_live(pids, score, proc_root=PROC_ROOT):
     """[{pid, before, after, written}]: ``written`` where the running value is above ``score`` (less protected);
     a lower value stays (never raised). Processes that are gone are left out."""
@@ -336,13 +367,17 @@ def apply_live(plan, score, proc_root=PROC_ROOT, check_mode=False, write=write_a
     """Carry out ``plan`` from :func:`plan_live` (nothing in check mode). Returns (entries, refused pids).
 
     A process gone meanwhile is dropped; a refused write (EACCES/EPERM) stays with ``written`` false; any other
-    error raises OSError.
+    error raises OSError. In check mode a write the kernel would refuse (:func:`lowering_allowed`) is reported as
+    refused, as the real run would.
     """
     entries = []
     refused = []
     for entry in plan:
         entry = dict(entry)
-        if entry['written'] and not check_mode:
+        if entry['written'] and check_mode and not lowering_allowed(score, entry['before'], proc_root):
+            refused.append(entry['pid'])
+            entry.update(written=False, after=entry['before'])
+        elif entry['written'] and not check_mode:
             try:
                 write(entry['pid'], score, proc_root)
             except OSError as exc:
@@ -482,9 +517,10 @@ def run(module, runner=None, which=None, params=None, write=write_adj):
                                  result=dict(changed=result['changed']))
             if refused:
                 applied = False
-                warnings.append('%s: the kernel refused to lower oom_score_adj of pid %s (no CAP_SYS_RESOURCE here, a '
+                warnings.append('%s: the kernel %s to lower oom_score_adj of pid %s (no CAP_SYS_RESOURCE here, a '
                                 'container?): the value applies at the unit\'s next start'
-                                % (block['id'], ', '.join(str(pid) for pid in refused)))
+                                % (block['id'], 'would refuse' if module.check_mode else 'refused',
+                                   ', '.join(str(pid) for pid in refused)))
             if any(entry['written'] for entry in entries):
                 result['changed'] = True
                 result['diff'].append(live_diff(block['id'], entries))

@@ -50,6 +50,13 @@ def fake_root(tmp_path):
     return root
 
 
+def home_file(root, name):
+    """A file under the fake root's copy of $HOME (the guard reads ROOT/$HOME/...)."""
+    path = root / os.path.expanduser('~').lstrip('/') / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('namespace: lowmem\n')
+
+
 def snapshot(root, tmp_path):
     recorded = tmp_path / 'snapshot.json'
     proc = guard('snapshot', str(recorded), '--root', str(root))
@@ -88,6 +95,8 @@ def test_an_unchanged_machine_passes(fake_root, tmp_path):
     (lambda r: (r / 'proc/sys/vm/min_free_kbytes').write_text('16384\n'), '/proc/sys/vm/min_free_kbytes'),
     (lambda r: (r / 'sys/module/zswap/parameters/compressor').write_text('zstd\n'),
      '/sys/module/zswap/parameters/compressor'),
+    (lambda r: home_file(r, '.ansible/collections/ansible_collections/lowmem/vps/galaxy.yml'),
+     '~/.ansible/collections/ansible_collections/lowmem'),
 ])
 def test_each_guarded_change_is_reported_by_name(fake_root, tmp_path, change, entry):
     recorded = snapshot(fake_root, tmp_path)

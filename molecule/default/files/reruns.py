@@ -7,7 +7,8 @@ MOLECULE_PROJECT_DIRECTORY)
 
 An operator reruns parts of harden.yml (`--tags containers`, `--tags logs`) against all hosts at once. The runs happen
 in this order, each with the state of every host before and after it:
-  second_run -> one_changed -> bad:<case> (each after a project that would change) -> broken_daemon_json
+  check (the whole playbook with --check --diff after converge: it must predict no change) -> second_run ->
+  one_changed -> bad:<case> (each after a project that would change) -> broken_daemon_json
 The record is a JSON object: run_id (also written to RUN_ID_PATH on every instance, so verify can tell the record is
 for these instances), converged (the state before any rerun), runs: step -> {tags, extra_vars, rc, output, before,
 after}. A state is host -> {containers: service -> full ID, config: service -> HostConfig, compose, compose_sum,
@@ -81,14 +82,15 @@ class Reruns:
         self.hosts = all_hosts(inventory)
         self.runs = {}
 
-    def harden(self, step, tags, extra_vars):
+    def harden(self, step, tags, extra_vars, options=()):
         """Run harden.yml from the controller against every host and record it under `step`."""
         before = snapshot(self.hosts)
         with tempfile.NamedTemporaryFile('w', suffix='.json', delete=False) as handle:
             json.dump(extra_vars, handle)
         try:
             proc = subprocess.run(
-                ['ansible-playbook', '-i', self.inventory, '--tags', tags, '-e', '@' + handle.name, self.playbook],
+                ['ansible-playbook', '-i', self.inventory, '--tags', tags, '-e', '@' + handle.name] + list(options)
+                + [self.playbook],
                 capture_output=True, text=True, check=False, env=dict(os.environ, ANSIBLE_NOCOLOR='1'))
         finally:
             os.unlink(handle.name)
@@ -101,6 +103,7 @@ class Reruns:
         for host in self.hosts.values():
             write(host, RUN_ID_PATH, run_id + '\n')
         converged = snapshot(self.hosts)
+        self.harden('check', 'all', {}, ['--check', '--diff'])
         self.harden('second_run', 'containers', dict(container_limits_projects=project()))
         self.harden('one_changed', 'containers', dict(container_limits_projects=project(hysteria2_oom=350)))
         for case, bad_projects in sorted(BAD_CASES.items()):

@@ -5,7 +5,7 @@
 prepare.yml started four stand-in services from /srv/<host>/compose.yml and noted their container IDs; converge ran
 harden.yml; the side effect (side_effect.yml, files/reruns.py) reran parts of it from the controller, as an operator
 does, and recorded each run with the state of every host before and after it. These tests only read that record and
-the instances: converged -> second run -> one limit changed -> bad input -> daemon.json that is not JSON.
+the instances: converged -> check mode -> second run -> one limit changed -> bad input -> daemon.json that is not JSON.
 """
 from __future__ import annotations
 
@@ -108,6 +108,15 @@ def test_compose_file_keeps_comments_order_and_other_keys(host, converged):
     order = [text.index('  %s:\n' % service) for service in ('hysteria', 'hysteria2', 'tuic-server', 'filebrowser')]
     assert order == sorted(order)
     assert text.rstrip().endswith('volumes:\n  files:')
+
+
+def test_check_mode_after_converge_predicts_no_change(host, record):
+    """harden.yml --check --diff right after converge (the side effect's first run): what a real rerun does, nothing."""
+    run = record['runs']['check']
+    name = host.backend.host
+    assert run['rc'] == 0, run['output'][-3000:]
+    assert recap(run['output'], name)['changed'] == '0', run['output'][-6000:]
+    assert run['after'][name] == run['before'][name]
 
 
 def test_a_second_run_recreates_nothing(host, converged, second_run):

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.lowmem.vps.plugins.module_utils.oom import (
     C_LOCALE, OomError, OomFailure, apply_live, audit, audit_line, cgroup_pids, check_dropin_name, check_units,
-    normalise_units, parse_show, plan_live, read_adj, render_dropin, run, show_command, unit_pids, write_adj,
+    has_capability, lowering_allowed, normalise_units, parse_show, plan_live, read_adj, render_dropin, run, show_command, unit_pids, write_adj,
 )
 
 # `systemctl show -p Id -p LoadState -p MainPID -p ControlGroup -p OOMScoreAdjust -- sshd nginx hysteria` on Debian 13:
@@ -292,6 +292,60 @@ def test_apply_live_check_mode_writes_nothing(box):
     entries, refused = apply_live(plan_live([701], -700, proc), -700, proc, check_mode=True)
     assert entries == [{'pid': 701, 'before': 0, 'after': -700, 'written': True}] and refused == []
     assert box.adj(701) == 0
+
+
+# CapEff lines as /proc/self/status prints them (kernel 6.1, Debian 12): root on this project's CI host, whose bounding
+# set lacks CAP_SYS_RESOURCE (bit 24); root in a Docker container with the default set plus SYS_ADMIN (the Molecule
+# instances here: 0xa80425fb is Docker's default set); root on a host with every capability of kernel 6.1.
+STATUS_CI_HOST = 'Name:\tcat\nUmask:\t0022\nState:\tR (running)\nCapInh:\t0000000000000000\nCapPrm:\t000001fffeffffff\n' \
+                 'CapEff:\t000001fffeffffff\nCapBnd:\t000001fffeffffff\nCapAmb:\t0000000000000000\n'
+STATUS_CONTAINER = 'Name:\tpython3\nCapInh:\t0000000000000000\nCapPrm:\t00000000a82425fb\nCapEff:\t00000000a82425fb\n'
+STATUS_FULL = 'Name:\tpython3\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\n'
+
+
+@pytest.mark.parametrize('text, expected', [
+    (STATUS_CI_HOST, False), (STATUS_CONTAINER, False), (STATUS_FULL, True),
+    ('Name:\tx\n', None), ('CapEff:\tzz\n', None),
+])
+def test_has_capability_reads_cap_eff(text, expected):
+    assert has_capability(text, 24) is expected
+    assert has_capability(STATUS_CONTAINER, 21) is True   # SYS_ADMIN, which the instances are given
+
+
+def self_status(box, text):
+    (box.proc / 'self').mkdir()
+    (box.proc / 'self' / 'status').write_text(text)
+
+
+@pytest.mark.parametrize('status, score, before, allowed', [
+    (None, -700, 0, True),                 # capabilities unknown: as a real run would try
+    (STATUS_FULL, -700, 0, True),
+    (STATUS_CONTAINER, -700, 0, False),    # below 0 needs the capability
+    (STATUS_CONTAINER, -700, -500, False),
+    (STATUS_CONTAINER, 0, 300, True),      # down to 0 does not
+    (STATUS_CONTAINER, 100, 300, True),
+])
+def test_lowering_allowed_predicts_the_kernel(box, status, score, before, allowed):
+    if status is not None:
+        self_status(box, status)
+    assert lowering_allowed(score, before, str(box.proc)) is allowed
+
+
+def test_apply_live_check_mode_predicts_a_refused_write(box):
+    proc = str(box.proc)
+    self_status(box, STATUS_CONTAINER)
+    entries, refused = apply_live(plan_live([701], -700, proc), -700, proc, check_mode=True)
+    assert entries == [{'pid': 701, 'before': 0, 'after': 0, 'written': False}] and refused == [701]
+
+
+def test_run_check_mode_reports_what_the_real_run_does_without_the_capability(box, ansible_module):
+    """After a converge where the kernel refused the live writes, --check reports no change (the molecule check)."""
+    self_status(box, STATUS_CONTAINER)
+    run(ansible_module(), runner=FakeSystemctl(), which=which, params=box.params(), write=refusing(601, 701, 702))
+    checked = run(ansible_module(check_mode=True), runner=FakeSystemctl(), which=which, params=box.params())
+    again = run(ansible_module(), runner=FakeSystemctl(), which=which, params=box.params(), write=refusing(601, 701, 702))
+    assert not again['changed'] and not checked['changed'] and checked['diff'] == again['diff']
+    assert checked['warnings'][-1].startswith('nginx.service: the kernel would refuse to lower oom_score_adj of pid 701, 702')
 
 
 def refusing(*denied):
