@@ -11,6 +11,10 @@ fakes (a recording function, real scripts on a temporary PATH).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import tempfile
+
 C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
 
 
@@ -34,3 +38,27 @@ def tail(rc, out, err, lines=3):
     if found:
         return ' / '.join(line.strip() for line in found[-lines:])
     return 'rc=%s' % rc if rc is not None else 'no output'
+
+
+class StreamError(RuntimeError):
+    """A streamed command exited with an error (after its output was read)."""
+
+
+def stream_lines(args, environ_update=None, popen=None):
+    """Yield the output lines of ``args`` one by one (C locale), for output too long to hold in memory at once
+    (journalctl over a whole boot). Raises StreamError, with the tail of stderr, when the command fails."""
+    environ = dict(os.environ)
+    environ.update(C_LOCALE)
+    environ.update(environ_update or {})
+    popen = popen or subprocess.Popen
+    with tempfile.TemporaryFile() as errors:
+        process = popen(list(args), stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL, env=environ)
+        try:
+            for raw in process.stdout:
+                yield raw.decode('utf-8', 'replace')
+        finally:
+            process.stdout.close()
+            rc = process.wait()
+        if rc != 0:
+            errors.seek(0)
+            raise StreamError('%s failed: %s' % (args[0], tail(rc, '', errors.read()[-4096:].decode('utf-8', 'replace'))))

@@ -19,7 +19,7 @@ def test_journald_dropin_holds_the_runbook_caps(host):
     dropin = host.file('/etc/systemd/journald.conf.d/50-lowmem-log-caps.conf')
     assert dropin.mode == 0o644
     lines = [line for line in dropin.content_string.splitlines() if line and not line.startswith('#')]
-    assert lines == ['[Journal]', 'SystemMaxUse=128M', 'SystemKeepFree=512M', 'RuntimeMaxUse=16M', 'MaxRetentionSec=7day',
+    assert lines == ['[Journal]', 'Storage=persistent', 'SystemMaxUse=128M', 'SystemKeepFree=512M', 'RuntimeMaxUse=16M', 'MaxRetentionSec=7day',
                      'RateLimitIntervalSec=30s', 'RateLimitBurst=1000']
 
 
