@@ -88,3 +88,14 @@ def test_old_kernels_were_purged_and_the_vm_still_boots_its_kernel(host):
     assert host.run('dpkg-query -W linux-headers-6.12.40+deb13-amd64').rc != 0
     assert host.package('linux-image-6.12.41+deb13-amd64').is_installed
     assert host.package('linux-image-%s' % host.check_output('uname -r')).is_installed
+
+
+def test_the_oom_kill_before_the_reboot_is_found_in_the_previous_boot(host):
+    # side_effect killed a hog named lowmem-hog with the kernel OOM killer, then rebooted. The journal is persistent
+    # (log_caps: Storage=persistent), so memory_facts' default read (this boot and the previous one) still finds the
+    # kill, marked boot -1: the seed's evidence was only in the previous boot's kernel log.
+    facts = host.ansible('lowmem.vps.memory_facts', 'boots=1', check=True, become=True)
+    kills = [kill for kill in facts['events']['oom_kills'] if kill['victim_comm'] == 'lowmem-hog']
+    assert [kill['boot'] for kill in kills] == [-1], facts['events']
+    assert facts['journal']['persistent'] is True
+    assert [flag['name'] for flag in facts['flags']] == ['oom_kills'], facts['flags']
