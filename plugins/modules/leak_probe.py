@@ -19,7 +19,7 @@ description:
     mean growth per run must be at least O(threshold_kb) B(and) the median run's growth at least half of O(threshold_kb).
     One jump among flat runs (a per-CPU slab refill, a first run filling a cache) gives a high mean but a median near 0;
     growth that is given back on a later run (objects freed after a delay) gives a mean near 0. Shrinking is never a
-    leak. Use 5 runs or more: with 1 or 2 runs a jump cannot be told from a leak.
+    leak. Use 5 runs or more; with 1 or 2 runs a jump cannot be told from a leak.
   - Memory that ps cannot show is often kernel slab a command leaves behind on each run (files on a tmpfs, System V
     IPC objects, a driver's allocations). This is how a monitoring script that ran C(service --status-all > file)
     every minute made a box grow 1 MB a minute.
