@@ -289,3 +289,13 @@ def test_the_trial_only_mounts_inside_its_namespace_and_never_writes_the_directo
         assert word not in TRIAL_SCRIPT
     assert 'mount --bind "$copy" "$dir"' in TRIAL_SCRIPT and args[11] == '-'
     assert trial_command('/usr/bin/unshare', '/c', '/d', ['x'], noexec=True)[11] == 'exec'
+
+
+def test_a_command_that_fails_is_still_measured_with_a_warning():
+    results = iter([0, 3, 3, 0])
+
+    def runner(args, environ_update=None):
+        return next(results), '', 'vendor-agent: not running'
+    result = probe(params(argv=['service', 'vendor-agent', 'status'], runs=4, settle=0), runner, None)
+    assert result['leaking'] is False and len(result['samples']) == 4 and result['msg'].startswith('not leaking: ')
+    assert result['warnings'] == ['the command exited non-zero in 2 of 4 run(s) (rc 3): its figures are still returned']
