@@ -79,7 +79,8 @@ def test_sample_reads_the_three_figures_through_read_meminfo(tmp_path):
 
 
 SLABINFO = '''slabinfo - version: 2.1
-# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>
+# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> \
+<sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>
 shmem_inode_cache    %d    %d    752   21    4 : tunables    0    0    0 : slabdata     %d     %d      0
 kmalloc-64          512    512     64   64    1 : tunables    0    0    0 : slabdata      8      8      0
 dentry              %d    %d    192   21    1 : tunables    0    0    0 : slabdata     %d     %d      0
