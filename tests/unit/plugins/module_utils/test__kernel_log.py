@@ -55,6 +55,8 @@ EXPECTED_COUNTS = [
     ('oom-new-5.4-memcg-killed-then-invoked-dmesg-reportportal.txt', False, {'oom_kills': 1}),
     ('oom-new-5.8-memcg-quoted-ltp.txt', True, {'oom_kills': 1}),
     ('oom-new-6.16-global-dmesg-T-relate.txt', False, {'oom_kills': 1}),
+    ('oom-new-6.12-global-journal-short-iso-labvm.txt', False, {'oom_kills': 1}),
+    ('oom-new-6.12-global-kmsg-dmesg-r-labvm.txt', False, {'oom_kills': 1}),
     ('oom-new-memcg-and-global-resolved-syslog-stamp-docker.txt', False, {'oom_kills': 4}),
     ('oom-old-memcg-sacrifice-child-uid-syslog-doris.txt', False, {'oom_kills': 1}),
     ('oom-old-sacrifice-child-journal-pandora.txt', False, {'oom_kills': 1}),
@@ -366,3 +368,15 @@ def test_iter_events_order_boot_and_into():
     into = empty_events()
     assert parse_events(lines, boot='b1', into=into) is into
     assert all(event['boot'] == 'b1' for found in into.values() for event in found)
+
+
+@pytest.mark.parametrize('name, time', [
+    ('oom-new-6.12-global-journal-short-iso-labvm.txt', '2026-12-03T13:02:05+00:00'),
+    ('oom-new-6.12-global-kmsg-dmesg-r-labvm.txt', '926.023701'),
+])
+def test_the_lab_vms_oom_kill_in_short_iso_and_kmsg_form(name, time):
+    # The kill molecule/vm/memory_facts.yml induces on Debian 13's 6.12 kernel, as journalctl -o short-iso and
+    # dmesg -r print it: one event, whatever the prefix.
+    kill, = events_of(name)['oom_kills']
+    assert kill == dict(victim_pid=2001, victim_comm='lowmem-hog', invoker_comm='lowmem-hog', constraint='global',
+                        memcg=None, anon_rss_kb=344952, time=time, epoch=None)
