@@ -11,11 +11,12 @@ module: fleet_report
 short_description: Write the fleet's memory health report (JSON, Markdown, one self-contained HTML page)
 version_added: 1.0.0
 description:
-  - Runs on the controller (C(delegate_to: localhost), C(run_once: true)) with every host's registered
+  - "Runs on the controller (C(delegate_to: localhost), C(run_once: true)) with every host's registered
     M(lowmem.vps.memory_facts) result, and writes C(report.json) for machines, C(report.md) for humans and
     C(report.html), one page with no network fetches (inline CSS and SVG) that shows a table per host, flags coloured
-    by severity and a chart of each host's memory composition. The worst host is on top.
-  - When O(dest) already holds a C(report.json), each host's change since then is shown: SUnreclaim and unaccounted
+    by severity, a chart of each host's memory composition (RAM and swap) and the kernel log's events with their
+    time. The worst host is on top."
+  - When O(dest) already holds a C(report.json), each host's change since then is shown, SUnreclaim and unaccounted
     memory growth per hour, flagged as C(sunreclaim_growing) or C(unaccounted_growing) above
     O(growth_threshold_kb_per_hour). A leak of 1 MB a minute shows here long before it hurts.
   - A host whose audit did not run (unreachable) or failed is in the report, flagged critical.
