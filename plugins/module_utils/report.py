@@ -294,6 +294,21 @@ def _event_text(shown):
     return ', '.join('%s %s' % (name, value) for name, value in shown)
 
 
+def sizing_text(facts):
+    """memory_facts' sizing advice as one line (None when the facts have none)."""
+    advice = facts.get('sizing')
+    if not isinstance(advice, dict) or 'outgrown' not in advice:
+        return None
+    figures = 'cannot be reclaimed %s%s, swap in use %s, OOM kills %s' % (
+        _mib(advice.get('unreclaimable_kb')),
+        ' (%s %% of RAM)' % advice['unreclaimable_percent'] if advice.get('unreclaimable_percent') is not None else '',
+        _mib(advice.get('swap_used_kb')), advice.get('oom_kills', '?'))
+    if advice['outgrown']:
+        return 'outgrown its %s MB: needs the %s MB class (%s; %s)' % (advice.get('ram_class_mb'), advice.get('needed_ram_class_mb'),
+                                                                      advice.get('reason'), figures)
+    return 'fits its %s MB (%s)' % (advice.get('ram_class_mb'), figures)
+
+
 def _summary_text(report):
     summary = report['summary']
     return '%d host(s): %d critical, %d warning, %d ok' % (summary['hosts'], summary['critical'], summary['warning'],
@@ -371,6 +386,8 @@ def render_markdown(report):
             lines += ['', 'Growth: %s.' % _md(entry['growth_note'])]
         if facts:
             memory = facts.get('memory') or {}
+            if sizing_text(facts):
+                lines += ['', 'Sizing: %s.' % _md(sizing_text(facts))]
             lines += ['', 'Memory: ' + ', '.join('%s %s' % (label, _mib(kb)) for key, label, colour, kb in
                                                 composition(memory) + swap_composition(memory)) + '.']
             found = events(facts)
@@ -446,6 +463,7 @@ svg.bar { display: block; width: 100%; height: auto; margin: 4px 0 2px; }
 .legend { display: flex; flex-wrap: wrap; gap: 4px 14px; margin: 4px 0 10px; padding: 0; list-style: none; font-size: 12px; }
 .legend i { display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin-right: 5px; vertical-align: -1px; }
 .growth { font-size: 13px; margin: 4px 0 8px; } .growth.up { color: var(--warn); font-weight: 600; }
+.sizing { font-size: 13px; margin: 4px 0 8px; } .sizing.up { color: var(--warn); font-weight: 600; }
 .events { font-size: 12.5px; margin: 4px 0 8px; } .events td.when { white-space: nowrap; }
 .slabs { font-size: 12.5px; color: var(--muted); margin: 6px 0 0; }
 .notes { font-size: 12px; color: var(--muted); margin: 6px 0 0; padding-left: 18px; }
@@ -580,6 +598,9 @@ def _host_section(index, entry):
     if slabs:
         out.append('<p class="slabs">Largest unreclaimable slab caches: %s</p>' % ', '.join(
             '<b>%s</b> %s' % (_e(cache.get('name')), _e(_mib((cache.get('bytes') or 0) / 1024.0))) for cache in slabs[:6]))
+    if sizing_text(facts):
+        outgrown = (facts.get('sizing') or {}).get('outgrown')
+        out.append('<p class="sizing%s">Sizing: %s</p>' % (' up' if outgrown else '', _e(sizing_text(facts))))
     notes = facts.get('notes') or []
     if notes:
         out.append('<ul class="notes">%s</ul>' % ''.join('<li>%s</li>' % _e(note) for note in notes))

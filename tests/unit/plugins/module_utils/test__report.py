@@ -353,3 +353,20 @@ def test_swap_bar_shows_used_and_free_and_none_without_swap():
     assert swap_composition(memory(swap_total_kb=0, swap_used_kb=0)) == []
     page = render_html(build_report({'vm': facts(), 'noswap': facts(swap_total_kb=0, swap_used_kb=0)}, now=T0))
     assert page.count('class="part-swap_used"') == 1 and 'swap: none' in page and 'swap: 94 MiB used of 2048 MiB' in page
+
+
+def test_sizing_advice_is_shown_in_html_and_markdown():
+    item = facts(flags=[('ram_outgrown', 'warning')])
+    item['sizing'] = dict(outgrown=True, unreclaimable_kb=425000, unreclaimable_percent=91.4, swap_used_kb=3072, oom_kills=2,
+                          ram_class_mb=512, needed_ram_class_mb=1024, reason='what cannot be reclaimed is 91 % of RAM (at least 85 %)')
+    fits = facts()
+    fits['sizing'] = dict(outgrown=False, unreclaimable_kb=114168, unreclaimable_percent=24.2, swap_used_kb=0, oom_kills=0,
+                          ram_class_mb=1024, needed_ram_class_mb=1024, reason='what cannot be reclaimed is 24 % of RAM')
+    report = build_report({'small': item, 'big': fits}, now=T0)
+    page = render_html(report)
+    assert ('<p class="sizing up">Sizing: outgrown its 512 MB: needs the 1024 MB class (what cannot be reclaimed is 91 % of RAM '
+            '(at least 85 %); cannot be reclaimed 415 MiB (91.4 % of RAM), swap in use 3.0 MiB, OOM kills 2)</p>') in page
+    assert '<p class="sizing">Sizing: fits its 1024 MB (cannot be reclaimed 111 MiB (24.2 % of RAM)' in page
+    text = render_markdown(report)
+    assert 'Sizing: outgrown its 512 MB: needs the 1024 MB class (what cannot be reclaimed' in text
+    assert 'Sizing' not in render_markdown(build_report({'old': facts()}, now=T0))  # facts of a version without sizing
