@@ -608,12 +608,11 @@ def risk_flags(facts, sunreclaim_percent=10, swap_full_percent=90):
                            ': the kernel log of a crash is gone after the reboot'))
     advice = facts.get('sizing') or sizing(facts)
     if advice['outgrown']:
+        figures = (advice['reason'], _mib(advice['unreclaimable_kb']), _mib(memory['mem_total_kb']),
+                   _mib(advice['swap_used_kb']), advice['oom_kills'], advice['needed_ram_class_mb'], advice['ram_class_mb'])
         flags.append(_flag('ram_outgrown', 'warning', '%s: anonymous memory, shmem, unreclaimable slab, kernel stacks and '
                            'page tables hold %s of %s; swap in use %s; OOM kills %d. Tuning only delays it: it needs the '
-                           '%d MB class (now %d MB)' % (advice['reason'], _mib(advice['unreclaimable_kb']),
-                                                       _mib(memory['mem_total_kb']), _mib(advice['swap_used_kb']),
-                                                       advice['oom_kills'], advice['needed_ram_class_mb'],
-                                                       advice['ram_class_mb'])))
+                           '%d MB class (now %d MB)' % figures))
     containers = facts.get('containers') or {}
     capacity = memory['mem_total_kb'] + memory['swap_total_kb']
     if containers.get('engine') and containers.get('limits_total_kb', 0) > capacity:

@@ -304,8 +304,8 @@ def sizing_text(facts):
         ' (%s %% of RAM)' % advice['unreclaimable_percent'] if advice.get('unreclaimable_percent') is not None else '',
         _mib(advice.get('swap_used_kb')), advice.get('oom_kills', '?'))
     if advice['outgrown']:
-        return 'outgrown its %s MB: needs the %s MB class (%s; %s)' % (advice.get('ram_class_mb'), advice.get('needed_ram_class_mb'),
-                                                                      advice.get('reason'), figures)
+        return 'outgrown its %s MB: needs the %s MB class (%s; %s)' % (
+            advice.get('ram_class_mb'), advice.get('needed_ram_class_mb'), advice.get('reason'), figures)
     return 'fits its %s MB (%s)' % (advice.get('ram_class_mb'), figures)
 
 
@@ -366,14 +366,14 @@ def render_markdown(report):
                        _mib(memory.get('unaccounted_kb'))]
         else:
             figures = ['–'] * 4
-        lines.append('| %s |' % ' | '.join(_md(cell) for cell in [entry['host'], entry['worst'].upper(), names] + figures +
-                                            [_growth_text(entry) or '–']))
+        cells = [entry['host'], entry['worst'].upper(), names] + figures + [_growth_text(entry) or '–']
+        lines.append('| %s |' % ' | '.join(_md(cell) for cell in cells))
     for entry in report['hosts']:
         facts = entry.get('facts') or {}
         lines += ['', '## %s — %s' % (_md(entry['host']), entry['worst']), '']
         if facts:
-            lines.append('%s, kernel %s, up %s.' % (_md(facts.get('hostname') or entry['host']), _md(facts.get('kernel') or '?'),
-                                                   _uptime(facts.get('uptime_s'))))
+            lines.append('%s, kernel %s, up %s.' % (
+                _md(facts.get('hostname') or entry['host']), _md(facts.get('kernel') or '?'), _uptime(facts.get('uptime_s'))))
             lines.append('')
         if entry['flags']:
             for flag in entry['flags']:
@@ -388,8 +388,8 @@ def render_markdown(report):
             memory = facts.get('memory') or {}
             if sizing_text(facts):
                 lines += ['', 'Sizing: %s.' % _md(sizing_text(facts))]
-            lines += ['', 'Memory: ' + ', '.join('%s %s' % (label, _mib(kb)) for key, label, colour, kb in
-                                                composition(memory) + swap_composition(memory)) + '.']
+            parts = composition(memory) + swap_composition(memory)
+            lines += ['', 'Memory: ' + ', '.join('%s %s' % (label, _mib(kb)) for key, label, colour, kb in parts) + '.']
             found = events(facts)
             if found:
                 lines += ['', '| time | event | details |', '|---|---|---|']
@@ -570,10 +570,9 @@ def _host_section(index, entry):
     sub = ''
     if facts:
         hostname = facts.get('hostname')
+        read_at = _iso(facts['collected_at']) if _is_number(facts.get('collected_at')) else '?'
         sub = '%skernel %s · up %s · read %s' % (hostname + ' · ' if hostname and hostname != entry['host'] else '',
-                                                 facts.get('kernel') or '?',
-                                                  _uptime(facts.get('uptime_s')),
-                                                  _iso(facts['collected_at']) if _is_number(facts.get('collected_at')) else '?')
+                                                 facts.get('kernel') or '?', _uptime(facts.get('uptime_s')), read_at)
     out = ['<section class="host" id="host-%d" data-host="%s" data-worst="%s">' % (index, _e(entry['host']), _e(entry['worst'])),
            '<header><h2>%s</h2><span class="badge %s">%s</span><span class="sub">%s</span></header>'
            % (_e(entry['host']), _e(entry['worst']), _e(entry['worst']), _e(sub))]
@@ -590,8 +589,8 @@ def _host_section(index, entry):
     measured = entry.get('growth')
     if measured:
         up = any((measured.get(rate_key) or 0) > 0 for key, rate_key, name, label in GROWTH_KEYS)
-        out.append('<p class="growth%s">Growth since %s: %s</p>' % (' up' if up else '', _e(measured['since']),
-                                                                  _e(_growth_text(entry))))
+        out.append('<p class="growth%s">Growth since %s: %s</p>' % (
+            ' up' if up else '', _e(measured['since']), _e(_growth_text(entry))))
     elif entry.get('growth_note'):
         out.append('<p class="growth msg">Growth: %s</p>' % _e(entry['growth_note']))
     slabs = facts.get('slab_top') or []
