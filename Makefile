@@ -2,10 +2,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help demo test setup lint sanity unit molecule-default molecule-vm lab-start lab-stop lab-ssh images clean bench-mutation
+.PHONY: help demo report test setup lint sanity unit molecule-default molecule-vm lab-start lab-stop lab-ssh images clean bench-mutation
 
 help:
 	@echo "make demo   build and boot the 512 MB lab VM, run playbooks/harden.yml on it, show what changed"
+	@echo "make report boot (or reuse) the lab VM, run playbooks/audit.yml on it, write lowmem-audit/report.{json,md,html}"
 	@echo "make test   ansible-lint, ansible-test sanity, unit tests, Molecule default (containers) and vm"
 	@echo "stages:     make setup | lint | sanity | unit | molecule-default | molecule-vm"
 	@echo "lab:        make lab-start | lab-ssh | lab-stop    images: make images    clean: make clean"
@@ -13,6 +14,9 @@ help:
 
 demo:
 	tools/demo
+
+report:
+	tools/report
 
 test:
 	tools/test

@@ -504,6 +504,52 @@ def _mib(kb):
     return '%.0f MiB' % (kb / 1024.0) if kb >= 10240 else '%.1f MiB' % (kb / 1024.0)
 
 
+# Sizing: RAM classes of small VPS plans (MB), and the shares behind the verdict.
+RAM_CLASSES_MB = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
+OUTGROWN_PERCENT = 85      # what cannot be reclaimed at or above this share of MemTotal: outgrown
+OUTGROWN_KILLS_PERCENT = 70  # ... or at or above this share with OOM kills in the kernel log read
+SIZING_TARGET_PERCENT = 60   # the class advised holds what cannot be reclaimed (and swap in use) in this share
+MEMTOTAL_SHARE = 0.9         # MemTotal is about this share of a plan's nominal RAM (kernel, firmware reserve)
+
+
+def _ram_class(kb):
+    """The smallest RAM class (MB) whose MemTotal (MEMTOTAL_SHARE of it) holds ``kb``."""
+    for size in RAM_CLASSES_MB:
+        if size * 1024 * MEMTOTAL_SHARE >= kb:
+            return size
+    return RAM_CLASSES_MB[-1]
+
+
+def sizing(facts):
+    """Has the host outgrown its RAM? From what cannot be reclaimed (anonymous memory, shmem, unreclaimable slab,
+    kernel stacks and page tables) against MemTotal, swap in use and the OOM kills in the kernel log read; with the
+    figures behind the verdict and the RAM class it would need (what cannot be reclaimed plus swap in use at most
+    SIZING_TARGET_PERCENT of its MemTotal)."""
+    memory = facts['memory']
+    total = memory.get('mem_total_kb') or 0
+    pinned = sum(memory.get(key) or 0 for key in ('anon_pages_kb', 'shmem_kb', 'sunreclaim_kb', 'kernel_stack_kb',
+                                                  'page_tables_kb'))
+    swap_used = memory.get('swap_used_kb') or 0
+    kills = len((facts.get('events') or {}).get('oom_kills') or [])
+    percent = round(pinned * 100.0 / total, 1) if total else None
+    demand = pinned + swap_used
+    needed = _ram_class(demand * 100.0 / SIZING_TARGET_PERCENT)
+    current = next((size for size in RAM_CLASSES_MB if size * 1024 >= total), RAM_CLASSES_MB[-1])
+    why = []
+    if percent is not None and percent >= OUTGROWN_PERCENT:
+        why.append('what cannot be reclaimed is %.0f %% of RAM (at least %d %%)' % (percent, OUTGROWN_PERCENT))
+    elif percent is not None and kills and percent >= OUTGROWN_KILLS_PERCENT:
+        why.append('what cannot be reclaimed is %.0f %% of RAM and the kernel OOM killer killed %d process(es)'
+                   % (percent, kills))
+    # Swap in use alone is no verdict (cold pages belong there; whether it stays in use needs a history between
+    # audits), but it counts in the class advised.
+    outgrown = bool(why) and needed > current
+    return dict(outgrown=outgrown, unreclaimable_kb=pinned, unreclaimable_percent=percent, swap_used_kb=swap_used,
+                oom_kills=kills, ram_class_mb=current, needed_ram_class_mb=max(needed, current),
+                reason='; '.join(why) if why else 'what cannot be reclaimed is %s of RAM' % (
+                    '?' if percent is None else '%.0f %%' % percent))
+
+
 def risk_flags(facts, sunreclaim_percent=10, swap_full_percent=90):
     """The risk flags of a memory_facts result, worst first. A hardened, healthy host has none."""
     flags = []
@@ -560,6 +606,13 @@ def risk_flags(facts, sunreclaim_percent=10, swap_full_percent=90):
     if journal and not journal.get('persistent'):
         flags.append(_flag('journal_not_persistent', 'warning', journal.get('reason', 'the journal is not persistent') +
                            ': the kernel log of a crash is gone after the reboot'))
+    advice = facts.get('sizing') or sizing(facts)
+    if advice['outgrown']:
+        figures = (advice['reason'], _mib(advice['unreclaimable_kb']), _mib(memory['mem_total_kb']),
+                   _mib(advice['swap_used_kb']), advice['oom_kills'], advice['needed_ram_class_mb'], advice['ram_class_mb'])
+        flags.append(_flag('ram_outgrown', 'warning', '%s: anonymous memory, shmem, unreclaimable slab, kernel stacks and '
+                           'page tables hold %s of %s; swap in use %s; OOM kills %d. Tuning only delays it: it needs the '
+                           '%d MB class (now %d MB)' % figures))
     containers = facts.get('containers') or {}
     capacity = memory['mem_total_kb'] + memory['swap_total_kb']
     if containers.get('engine') and containers.get('limits_total_kb', 0) > capacity:
@@ -617,6 +670,7 @@ def collect(params, runner, which, stream, proc_root=PROC_ROOT, sys_root=SYS_ROO
         stream, runner, which, boots=params.get('boots', 1), since=params.get('since'),
         kernel_log_file=params.get('kernel_log_file'))
     notes.append(facts['events_source'].get('note'))
+    facts['sizing'] = sizing(facts)
     facts['flags'] = risk_flags(facts, params['sunreclaim_percent'], params['swap_full_percent'])
     facts['notes'] = [text for text in notes if text]
     return facts

@@ -71,7 +71,8 @@ notes:
   - "Flags and severities: C(oom_kills) (critical), C(page_alloc_failures) (critical when the call trace runs through
     the network receive path, else warning), C(entry_service_unprotected) (critical: an active entry unit's main
     process has oom_score_adj 0 or more), C(entry_service_inactive) (critical), C(earlyoom_inactive), C(no_swap),
-    C(swap_nearly_full), C(sunreclaim_high), C(journal_not_persistent), C(limits_exceed_memory) (warnings)."
+    C(swap_nearly_full), C(sunreclaim_high), C(ram_outgrown), C(journal_not_persistent), C(limits_exceed_memory)
+    (warnings)."
   - "earlyoom's kills are reported in C(events) but not flagged: they are the protection at work."
 extends_documentation_fragment:
   - lowmem.vps.attributes
@@ -157,6 +158,16 @@ events_source:
   description: Where the events came from (kind journal/file/none, the boots read, since, path, note).
   returned: always
   type: dict
+sizing:
+  description:
+    - Whether the host has outgrown its RAM (C(ram_outgrown)) - what cannot be reclaimed (anonymous memory, shmem,
+      unreclaimable slab, kernel stacks, page tables) is at least 85 % of MemTotal, or at least 70 % with OOM kills in
+      the events read - with the figures behind the verdict, the RAM class (MB) of the host and the class it would need
+      (what cannot be reclaimed plus swap in use at most 60 % of its MemTotal). Swap in use alone is no verdict.
+  returned: always
+  type: dict
+  sample: {outgrown: true, unreclaimable_kb: 425000, unreclaimable_percent: 90.0, swap_used_kb: 3072, oom_kills: 0,
+           ram_class_mb: 512, needed_ram_class_mb: 1024, reason: "what cannot be reclaimed is 90 % of RAM (at least 85 %)"}
 flags:
   description: The risk flags, worst first, each with name, severity (critical, warning, info) and reason.
   returned: always

@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.lowmem.vps.plugins.module_utils.memory_facts import (
     MemoryFactsError, check_params, collect, journal_command, journal_storage, memory_summary, parse_boots,
     parse_earlyoom_args, parse_psi, parse_slabinfo, parse_vmstat, read_containers, read_earlyoom, read_events,
-    read_units, read_zswap, risk_flags, since_argument, slab_top,
+    read_units, read_zswap, risk_flags, since_argument, sizing, slab_top,
 )
 from ansible_collections.lowmem.vps.plugins.module_utils.meminfo import parse_meminfo
 from ansible_collections.lowmem.vps.plugins.module_utils.runner import StreamError
@@ -499,3 +499,50 @@ def test_collect_reads_a_whole_fake_host(tmp_path):
     os.remove(os.path.join(proc, 'meminfo'))
     with pytest.raises(MemoryFactsError):
         collect(params(), runner, lambda name: '/usr/bin/' + name, stream, proc_root=proc, sys_root=sys_root)
+
+
+# ---------------------------------------------------------------- sizing (ram_outgrown)
+
+def pinned_to(facts, percent):
+    """Set anonymous memory so that what cannot be reclaimed is ``percent`` of MemTotal."""
+    memory = facts['memory']
+    other = memory['shmem_kb'] + memory['sunreclaim_kb'] + memory['kernel_stack_kb'] + memory['page_tables_kb']
+    memory['anon_pages_kb'] = int(memory['mem_total_kb'] * percent / 100.0) - other
+    return facts
+
+
+def test_a_healthy_512_mb_host_has_not_outgrown_its_ram():
+    advice = sizing(healthy_facts())
+    assert advice == dict(outgrown=False, unreclaimable_kb=68748 + 1624 + 38348 + 2544 + 2904, unreclaimable_percent=24.2,
+                          swap_used_kb=3072, oom_kills=0, ram_class_mb=512, needed_ram_class_mb=512,
+                          reason='what cannot be reclaimed is 24 % of RAM')
+
+
+def test_the_seeds_box_has_outgrown_512_mb_and_needs_the_1_gb_class():
+    facts = pinned_to(healthy_facts(), 90)
+    advice = sizing(facts)
+    assert advice['outgrown'] is True and advice['unreclaimable_percent'] == 90.0
+    assert (advice['ram_class_mb'], advice['needed_ram_class_mb']) == (512, 1024)
+    flag = [flag for flag in risk_flags(facts) if flag['name'] == 'ram_outgrown'][0]
+    assert flag['severity'] == 'warning'
+    assert flag['reason'].startswith('what cannot be reclaimed is 90 % of RAM (at least 85 %): anonymous memory, shmem, '
+                                     'unreclaimable slab, kernel stacks and page tables hold 415 MiB of 461 MiB; swap in use 3.0 MiB;'
+                                     ' OOM kills 0.')
+    assert flag['reason'].endswith('it needs the 1024 MB class (now 512 MB)')
+
+
+def test_outgrown_edges_kills_and_swap():
+    assert sizing(pinned_to(healthy_facts(), 84.9))['outgrown'] is False
+    assert sizing(pinned_to(healthy_facts(), 85))['outgrown'] is True
+    facts = pinned_to(healthy_facts(), 72)
+    assert sizing(facts)['outgrown'] is False
+    facts['events']['oom_kills'].append(dict(victim_comm='hog', constraint='global'))
+    advice = sizing(facts)
+    assert advice['outgrown'] is True and advice['oom_kills'] == 1 and 'killed 1 process(es)' in advice['reason']
+    assert sizing(dict(pinned_to(healthy_facts(), 69), events=facts['events']))['outgrown'] is False
+    # swap in use alone is no verdict, but it counts in the class advised
+    facts = healthy_facts()
+    facts['memory']['swap_used_kb'] = 500000  # 114168 + 500000 kB, at most 60 % of MemTotal: more than 1 GB holds
+    advice = sizing(facts)
+    assert advice['outgrown'] is False and advice['needed_ram_class_mb'] == 2048
+    assert 'ram_outgrown' not in names(risk_flags(facts))
