@@ -33,6 +33,7 @@ from ansible_collections.lowmem.vps.plugins.module_utils.kernel_log import (
     NETWORK_RX_FRAMES, NETWORK_RX_MODULES, empty_events, parse_events,
 )
 from ansible_collections.lowmem.vps.plugins.module_utils.meminfo import MeminfoError, read_meminfo
+from ansible_collections.lowmem.vps.plugins.module_utils.memory_history import DEFAULT_GROWTH_KB_PER_HOUR, HISTORY_FILE, history
 from ansible_collections.lowmem.vps.plugins.module_utils.oom import audit, parse_show, show_command, unit_name, unit_pids
 from ansible_collections.lowmem.vps.plugins.module_utils.runner import StreamError, tail
 
@@ -73,6 +74,9 @@ def check_params(params):
         value = params.get(key)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not low < value <= high:
             problems.append('%s must be a number above %s and at most %s, got %r' % (key, low, high, value))
+    growth = params.get('history_growth_kb_per_hour', DEFAULT_GROWTH_KB_PER_HOUR)
+    if not isinstance(growth, (int, float)) or isinstance(growth, bool) or not growth > 0:
+        problems.append('history_growth_kb_per_hour must be a number above 0, got %r' % (growth,))
     top = params.get('slab_top', 10)
     if not isinstance(top, int) or isinstance(top, bool) or not 0 <= top <= 100:
         problems.append('slab_top must be an integer from 0 to 100, got %r' % (top,))
@@ -509,7 +513,12 @@ RAM_CLASSES_MB = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
 OUTGROWN_PERCENT = 85      # what cannot be reclaimed at or above this share of MemTotal: outgrown
 OUTGROWN_KILLS_PERCENT = 70  # ... or at or above this share with OOM kills in the kernel log read
 SIZING_TARGET_PERCENT = 60   # the class advised holds what cannot be reclaimed (and swap in use) in this share
+OUTGROWN_SWAP_KEPT_PERCENT = 25  # ... or at or above that share with this share of MemTotal kept in swap all history
 MEMTOTAL_SHARE = 0.9         # MemTotal is about this share of a plan's nominal RAM (kernel, firmware reserve)
+
+
+def _rate(kb_per_hour):
+    return '%+.1f MiB/h' % (kb_per_hour / 1024.0) if abs(kb_per_hour) >= 1024 else '%+.0f kB/h' % kb_per_hour
 
 
 def _ram_class(kb):
@@ -522,7 +531,8 @@ def _ram_class(kb):
 
 def sizing(facts):
     """Has the host outgrown its RAM? From what cannot be reclaimed (anonymous memory, shmem, unreclaimable slab,
-    kernel stacks and page tables) against MemTotal, swap in use and the OOM kills in the kernel log read; with the
+    kernel stacks and page tables) against MemTotal, swap in use and the OOM kills in the kernel log read; with a
+    memory history (``facts['history']``), also the swap kept in use through all of it and the kills it saw. With the
     figures behind the verdict and the RAM class it would need (what cannot be reclaimed plus swap in use at most
     SIZING_TARGET_PERCENT of its MemTotal)."""
     memory = facts['memory']
@@ -531,8 +541,12 @@ def sizing(facts):
                                                   'page_tables_kb'))
     swap_used = memory.get('swap_used_kb') or 0
     kills = len((facts.get('events') or {}).get('oom_kills') or [])
+    trend = facts.get('history') or {}
+    kept = trend.get('swap_kept_kb') if trend else None
+    if trend:
+        kills = max(kills, trend.get('oom_kills') or 0)
     percent = round(pinned * 100.0 / total, 1) if total else None
-    demand = pinned + swap_used
+    demand = pinned + max(swap_used if kept is None else kept, 0)
     needed = _ram_class(demand * 100.0 / SIZING_TARGET_PERCENT)
     current = next((size for size in RAM_CLASSES_MB if size * 1024 >= total), RAM_CLASSES_MB[-1])
     why = []
@@ -541,10 +555,16 @@ def sizing(facts):
     elif percent is not None and kills and percent >= OUTGROWN_KILLS_PERCENT:
         why.append('what cannot be reclaimed is %.0f %% of RAM and the kernel OOM killer killed %d process(es)'
                    % (percent, kills))
-    # Swap in use alone is no verdict (cold pages belong there; whether it stays in use needs a history between
-    # audits), but it counts in the class advised.
+    elif (percent is not None and kept and total and kept * 100.0 / total >= OUTGROWN_SWAP_KEPT_PERCENT and
+          percent >= OUTGROWN_KILLS_PERCENT):
+        why.append('what cannot be reclaimed is %.0f %% of RAM and %s of swap stayed in use through %.0f h of history'
+                   % (percent, _mib(kept), (trend.get('span_minutes') or 0) / 60.0))
+    # Swap in use in one snapshot is no verdict (cold pages belong there); kept in use through a history it counts,
+    # and in any case it counts in the class advised (the history's floor when there is one, else the snapshot).
     outgrown = bool(why) and needed > current
     return dict(outgrown=outgrown, unreclaimable_kb=pinned, unreclaimable_percent=percent, swap_used_kb=swap_used,
+                swap_kept_kb=kept, history_minutes=trend.get('span_minutes') if trend else None,
+                basis='snapshot and memory history' if trend else 'snapshot',
                 oom_kills=kills, ram_class_mb=current, needed_ram_class_mb=max(needed, current),
                 reason='; '.join(why) if why else 'what cannot be reclaimed is %s of RAM' % (
                     '?' if percent is None else '%.0f %%' % percent))
@@ -602,6 +622,13 @@ def risk_flags(facts, sunreclaim_percent=10, swap_full_percent=90):
         flags.append(_flag('sunreclaim_high', 'warning', 'unreclaimable kernel slab is %s, %.1f %% of RAM (threshold '
                            '%s %%)%s' % (_mib(memory['sunreclaim_kb']), share, sunreclaim_percent,
                                          ': largest ' + top if top else '')))
+    trend = facts.get('history') or {}
+    if trend.get('sunreclaim_growing'):
+        flags.append(_flag('sunreclaim_rising', 'warning', 'the memory history shows unreclaimable kernel slab growing '
+                           '%s over the last %.0f min (threshold %s); a leak, and ps cannot show it: find the caches with '
+                           'slabtop and the command with lowmem.vps.leak_probe' % (
+                               _rate(trend['sunreclaim_kb_per_hour']), trend['trend_minutes'],
+                               _rate(trend['growth_threshold_kb_per_hour']))))
     journal = facts.get('journal') or {}
     if journal and not journal.get('persistent'):
         flags.append(_flag('journal_not_persistent', 'warning', journal.get('reason', 'the journal is not persistent') +
@@ -670,6 +697,9 @@ def collect(params, runner, which, stream, proc_root=PROC_ROOT, sys_root=SYS_ROO
         stream, runner, which, boots=params.get('boots', 1), since=params.get('since'),
         kernel_log_file=params.get('kernel_log_file'))
     notes.append(facts['events_source'].get('note'))
+    facts['history'], note = history(params.get('history_file') or HISTORY_FILE,
+                                     params.get('history_growth_kb_per_hour', DEFAULT_GROWTH_KB_PER_HOUR))
+    notes.append(note)
     facts['sizing'] = sizing(facts)
     facts['flags'] = risk_flags(facts, params['sunreclaim_percent'], params['swap_full_percent'])
     facts['notes'] = [text for text in notes if text]

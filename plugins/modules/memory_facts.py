@@ -67,11 +67,23 @@ options:
       - The container engine's API socket, for the running containers' memory limits (C(limits_exceed_memory)).
     type: path
     default: /var/run/docker.sock
+  history_file:
+    description:
+      - The memory history the opt-in C(lowmem.vps.memory_history) role's timer appends a sample to every minute. When it
+        exists, C(history) is its trend and the sizing advice counts the swap kept in use and the kills across it.
+    type: path
+    default: /var/lib/lowmem-vps/memory-history
+  history_growth_kb_per_hour:
+    description:
+      - Flag C(sunreclaim_rising) when the history's last hour (at least 30 minutes of samples) shows SUnreclaim growing
+        at least this fast (kB per hour, above 0).
+    type: float
+    default: 4096
 notes:
   - "Flags and severities: C(oom_kills) (critical), C(page_alloc_failures) (critical when the call trace runs through
     the network receive path, else warning), C(entry_service_unprotected) (critical: an active entry unit's main
     process has oom_score_adj 0 or more), C(entry_service_inactive) (critical), C(earlyoom_inactive), C(no_swap),
-    C(swap_nearly_full), C(sunreclaim_high), C(ram_outgrown), C(journal_not_persistent), C(limits_exceed_memory)
+    C(swap_nearly_full), C(sunreclaim_high), C(sunreclaim_rising), C(ram_outgrown), C(journal_not_persistent), C(limits_exceed_memory)
     (warnings)."
   - "earlyoom's kills are reported in C(events) but not flagged: they are the protection at work."
 extends_documentation_fragment:
@@ -163,11 +175,26 @@ sizing:
     - Whether the host has outgrown its RAM (C(ram_outgrown)) - what cannot be reclaimed (anonymous memory, shmem,
       unreclaimable slab, kernel stacks, page tables) is at least 85 % of MemTotal, or at least 70 % with OOM kills in
       the events read - with the figures behind the verdict, the RAM class (MB) of the host and the class it would need
-      (what cannot be reclaimed plus swap in use at most 60 % of its MemTotal). Swap in use alone is no verdict.
+      (what cannot be reclaimed plus swap in use at most 60 % of its MemTotal). Swap in use alone is no verdict; with a
+      memory history, swap kept in use through all of it (at least 25 % of MemTotal) with at least 70 % unreclaimable
+      is, and the history's kills count too (C(basis) says which figures were used).
   returned: always
   type: dict
   sample: {outgrown: true, unreclaimable_kb: 425000, unreclaimable_percent: 90.0, swap_used_kb: 3072, oom_kills: 0,
-           ram_class_mb: 512, needed_ram_class_mb: 1024, reason: "what cannot be reclaimed is 90 % of RAM (at least 85 %)"}
+           swap_kept_kb: 0, history_minutes: 1439.0, ram_class_mb: 512, needed_ram_class_mb: 1024,
+           reason: "what cannot be reclaimed is 90 % of RAM (at least 85 %)"}
+history:
+  description:
+    - The memory history's trend (null when O(history_file) does not exist) - samples, first_at, last_at, span_minutes,
+      trend_minutes, sunreclaim_kb_per_hour and mem_available_kb_per_hour (least squares over the last hour),
+      sunreclaim_growing, mem_available_min_kb, sunreclaim_max_kb, swap_kept_kb (the least swap in use at any sample),
+      oom_kills (the kills the history saw, across reboots), warnings and last_warning_at (the sampler's journal
+      warnings), and series (at most 60 points each of epoch, mem_available_kb, sunreclaim_kb, swap_used_kb) for the
+      report's sparklines.
+  returned: always
+  type: dict
+  sample: {samples: 1440, span_minutes: 1439.0, sunreclaim_kb_per_hour: 61440.0, sunreclaim_growing: true,
+           swap_kept_kb: 0, oom_kills: 0, warnings: 2}
 flags:
   description: The risk flags, worst first, each with name, severity (critical, warning, info) and reason.
   returned: always
@@ -204,6 +231,7 @@ uptime_s:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lowmem.vps.plugins.module_utils.memory_facts import DEFAULT_UNITS, DOCKER_SOCKET, collect
+from ansible_collections.lowmem.vps.plugins.module_utils.memory_history import DEFAULT_GROWTH_KB_PER_HOUR, HISTORY_FILE
 from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 from ansible_collections.lowmem.vps.plugins.module_utils.runner import commands, stream_lines
 
@@ -226,6 +254,8 @@ def main():
             sunreclaim_percent=dict(type='float', default=10),
             swap_full_percent=dict(type='float', default=90),
             docker_socket=dict(type='path', default=DOCKER_SOCKET),
+            history_file=dict(type='path', default=HISTORY_FILE),
+            history_growth_kb_per_hour=dict(type='float', default=DEFAULT_GROWTH_KB_PER_HOUR),
         ),
         mutually_exclusive=[('since', 'kernel_log_file')],
         supports_check_mode=True,

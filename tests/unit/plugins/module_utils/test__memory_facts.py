@@ -125,7 +125,8 @@ def proc_tree(tmp_path, meminfo=VM_MEMINFO, processes=None):
 
 
 PARAMS = dict(boots=1, since=None, kernel_log_file=None, units=['ssh', 'nginx'], slab_top=10, sunreclaim_percent=10.0,
-              swap_full_percent=90.0, docker_socket='/nonexistent/docker.sock')
+              swap_full_percent=90.0, docker_socket='/nonexistent/docker.sock', history_file='/nonexistent/memory-history',
+              history_growth_kb_per_hour=4096.0)
 
 
 def params(**changes):
@@ -514,7 +515,8 @@ def pinned_to(facts, percent):
 def test_a_healthy_512_mb_host_has_not_outgrown_its_ram():
     advice = sizing(healthy_facts())
     assert advice == dict(outgrown=False, unreclaimable_kb=68748 + 1624 + 38348 + 2544 + 2904, unreclaimable_percent=24.2,
-                          swap_used_kb=3072, oom_kills=0, ram_class_mb=512, needed_ram_class_mb=512,
+                          swap_used_kb=3072, swap_kept_kb=None, history_minutes=None, basis='snapshot',
+                          oom_kills=0, ram_class_mb=512, needed_ram_class_mb=512,
                           reason='what cannot be reclaimed is 24 % of RAM')
 
 
