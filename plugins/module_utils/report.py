@@ -11,6 +11,9 @@
 - :func:`render_markdown` and :func:`render_html` turn that dict into text. The HTML is one self-contained page: inline
   CSS and inline SVG, no script, no fetch of anything. Everything that came from a host (its name, flag reasons,
   process names) is escaped.
+- A host that keeps a memory history (memory_facts' ``history``, from the opt-in memory_history role) gets it drawn:
+  an SVG sparkline per series in HTML and a line of Unicode blocks in Markdown, with its summary (:func:`history`
+  checks every figure; a malformed history is not drawn, and never refuses the host).
 
 Pure standard library; nothing here reads or writes a file.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import datetime
 import html
+import math
 import numbers
 import time
 
@@ -44,6 +48,18 @@ EVENT_KINDS = (('oom_kills', 'OOM kill', ('victim_comm', 'victim_pid', 'invoker_
                ('earlyoom_kills', 'earlyoom kill', ('comm', 'pid', 'signal', 'score')),
                ('unit_oom_kills', 'unit OOM kill', ('unit', 'by')))
 MAX_EVENTS = 20  # per host, newest first
+# The memory history (memory_facts' ``history``, from the opt-in memory_history role): the series drawn as sparklines
+# (key, label, colour; swap only when some of it was in use), the numbers read from it, and the limits of what is drawn.
+HISTORY_SERIES = (('sunreclaim_kb', 'SUnreclaim', '#e15759'), ('mem_available_kb', 'MemAvailable', '#1e8449'),
+                  ('swap_used_kb', 'swap used', '#76448a'))
+HISTORY_NUMBERS = ('samples', 'first_at', 'last_at', 'span_minutes', 'trend_minutes', 'sunreclaim_kb_per_hour',
+                   'mem_available_kb_per_hour', 'growth_threshold_kb_per_hour', 'mem_available_min_kb', 'sunreclaim_max_kb',
+                   'swap_kept_kb', 'oom_kills', 'warnings', 'last_warning_at')
+MAX_SPARK_POINTS = 240  # memory_history sends at most 60 per series; a longer one is not drawn
+MAX_SPARK_VALUE = 1e15  # kB; beyond it a value is not a memory figure
+MAX_PATH_CHARS = 200
+SPARK_BLOCKS = '▁▂▃▄▅▆▇█'  # the Markdown sparkline, lowest to highest
+SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD = 240.0, 32.0, 3.0
 
 
 class ReportError(RefusedError):
@@ -294,6 +310,134 @@ def _event_text(shown):
     return ', '.join('%s %s' % (name, value) for name, value in shown)
 
 
+def _number(value):
+    """``value`` as a float when it is a finite real number (not a bool), else None."""
+    if not _is_number(value):
+        return None
+    try:
+        value = float(value)
+    except (OverflowError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _series(values):
+    """A history series as a list of floats; None when it is not a list of at most MAX_SPARK_POINTS memory figures."""
+    if not isinstance(values, (list, tuple)) or len(values) > MAX_SPARK_POINTS:
+        return None
+    checked = [_number(value) for value in values]
+    if any(value is None or abs(value) > MAX_SPARK_VALUE for value in checked):
+        return None
+    return checked
+
+
+def history(facts):
+    """``(history, note)``: memory_facts' ``history`` with every figure checked, or None and why it is not shown.
+
+    The history comes from the host, so nothing in it is trusted: it is shown only as a dict with a number of samples
+    (at least one) and a dict of series; a figure that is not a finite number becomes None, a series that is not a list
+    of numbers is left out, a path that is not a string is dropped. ``(None, None)`` when the host keeps no history
+    (the memory_history role is opt-in). A malformed history never refuses the host: it is just not drawn.
+    """
+    source = facts.get('history')
+    if source is None:
+        return None, None
+    if not isinstance(source, dict):
+        return None, 'the history in the facts is not a dict (got %s): not shown' % type(source).__name__
+    checked = dict((key, _number(source.get(key))) for key in HISTORY_NUMBERS)
+    if checked['samples'] is None or checked['samples'] < 1 or not isinstance(source.get('series'), dict):
+        return None, 'the history in the facts has no number of samples or no series: not shown'
+    path = source.get('path')
+    checked['path'] = path[:MAX_PATH_CHARS] if isinstance(path, str) else None
+    checked['sunreclaim_growing'] = source.get('sunreclaim_growing') is True
+    checked['series'] = dict((key, _series(source['series'].get(key))) for key in ('epoch',) + tuple(
+        item[0] for item in HISTORY_SERIES))
+    return checked, None
+
+
+def history_series(checked):
+    """[(key, label, colour, values)] of the sparklines to draw: each series with points (swap only when some is used)."""
+    drawn = []
+    for key, label, colour in HISTORY_SERIES:
+        values = checked['series'].get(key)
+        if not values or (key == 'swap_used_kb' and max(values) <= 0):
+            continue
+        drawn.append((key, label, colour, values))
+    return drawn
+
+
+def _safe_iso(epoch):
+    try:
+        return _iso(epoch)
+    except (OverflowError, ValueError, OSError):
+        return '?'
+
+
+def _or_unknown(value, form):
+    return '?' if value is None else form(value)
+
+
+def _span_text(checked):
+    return _or_unknown(checked['span_minutes'], lambda minutes: '%.1f h' % (minutes / 60.0))
+
+
+def history_text(checked):
+    """One line: the samples and their span, SUnreclaim growth per hour, swap kept in use, OOM kills, journal warnings."""
+    samples = int(checked['samples'])
+    parts = ['%d sample%s over %s' % (samples, '' if samples == 1 else 's', _span_text(checked))]
+    if checked['path']:
+        parts[0] += ' in %s' % checked['path']
+    rates = ['%s %s' % (label, _rate(checked[key])) for key, label in (
+        ('sunreclaim_kb_per_hour', 'SUnreclaim'), ('mem_available_kb_per_hour', 'MemAvailable')) if checked[key] is not None]
+    if rates:
+        parts.append('%s over the last %s min%s' % (
+            ', '.join(rates), _or_unknown(checked['trend_minutes'], lambda minutes: '%.0f' % minutes),
+            ' (SUnreclaim growing)' if checked['sunreclaim_growing'] else ''))
+    else:
+        parts.append('growth per hour not measured yet (too few samples)')
+    parts.append('lowest MemAvailable %s, highest SUnreclaim %s' % (
+        _or_unknown(checked['mem_available_min_kb'], _mib), _or_unknown(checked['sunreclaim_max_kb'], _mib)))
+    parts.append('swap kept in use: %s' % _or_unknown(checked['swap_kept_kb'], lambda kb: _mib(kb) if kb > 0 else 'none'))
+    parts.append('OOM kills in the history: %s' % _or_unknown(checked['oom_kills'], lambda count: '%d' % count))
+    warnings = 'journal warnings: %s' % _or_unknown(checked['warnings'], lambda count: '%d' % count)
+    if checked['warnings'] and checked['last_warning_at'] is not None:
+        warnings += ' (last at %s)' % _safe_iso(checked['last_warning_at'])
+    parts.append(warnings)
+    return '; '.join(parts)
+
+
+def spark_figures(values):
+    """min, max and last of a series, as text."""
+    return 'min %s · max %s · last %s' % (_mib(min(values)), _mib(max(values)), _mib(values[-1]))
+
+
+def sparkline_text(values):
+    """The series as Unicode blocks (▁ lowest to █ highest), one per point; a flat series is a row of ▄."""
+    if not values:
+        return ''
+    low, high = min(values), max(values)
+    if high <= low:
+        return SPARK_BLOCKS[3] * len(values)
+    top = len(SPARK_BLOCKS) - 1
+    return ''.join(SPARK_BLOCKS[int(round((value - low) / (high - low) * top))] for value in values)
+
+
+def spark_points(values, width=SPARK_WIDTH, height=SPARK_HEIGHT, pad=SPARK_PAD):
+    """[(x, y)] of the sparkline in a width × height box, oldest left, highest value on top. One point sits in the
+    middle; a flat series is a line halfway up."""
+    count = len(values)
+    if not count:
+        return []
+    low, high = min(values), max(values)
+    step = (width - 2 * pad) / (count - 1) if count > 1 else 0.0
+    points = []
+    for index, value in enumerate(values):
+        x = pad + index * step if count > 1 else width / 2.0
+        y = pad + (height - 2 * pad) * (high - value) / (high - low) if high > low else height / 2.0
+        points.append((x, y))
+    return points
+
+
 def sizing_text(facts):
     """memory_facts' sizing advice as one line (None when the facts have none)."""
     advice = facts.get('sizing')
@@ -346,6 +490,20 @@ def _md(value):
     return ''.join('\\' + char if char in MD_SPECIAL else char for char in text)
 
 
+def _history_markdown(facts):
+    checked, note = history(facts)
+    if note:
+        return ['', 'Memory history: %s.' % _md(note)]
+    if checked is None:
+        return []
+    lines = ['', 'Memory history: %s.' % _md(history_text(checked))]
+    drawn = history_series(checked)
+    if drawn:
+        lines.append('')
+        lines += ['- %s %s %s' % (label, sparkline_text(values), _md(spark_figures(values))) for key, label, colour, values in drawn]
+    return lines
+
+
 def render_markdown(report):
     """The report as Markdown: a summary line, a table of hosts (worst first), then each host's flags and slab caches."""
     lines = ['# Fleet memory report', '',
@@ -384,6 +542,8 @@ def render_markdown(report):
             lines += ['', 'Growth since %s: %s.' % (entry['growth']['since'], _growth_text(entry))]
         elif facts and entry.get('growth_note'):
             lines += ['', 'Growth: %s.' % _md(entry['growth_note'])]
+        if facts:
+            lines += _history_markdown(facts)
         if facts:
             memory = facts.get('memory') or {}
             if sizing_text(facts):
@@ -466,6 +626,12 @@ svg.bar { display: block; width: 100%; height: auto; margin: 4px 0 2px; }
 .sizing { font-size: 13px; margin: 4px 0 8px; } .sizing.up { color: var(--warn); font-weight: 600; }
 .events { font-size: 12.5px; margin: 4px 0 8px; } .events td.when { white-space: nowrap; }
 .slabs { font-size: 12.5px; color: var(--muted); margin: 6px 0 0; }
+.history { font-size: 13px; margin: 6px 0 8px; } .history p { margin: 0 0 4px; }
+.history.up .history-text { color: var(--warn); font-weight: 600; }
+.spark-row { display: flex; align-items: center; gap: 10px; margin: 2px 0; font-size: 12px; }
+.spark-row .spark-label { flex: 0 0 92px; color: var(--muted); }
+.spark-row .spark-nums { font-variant-numeric: tabular-nums; white-space: nowrap; }
+svg.spark { flex: 0 0 240px; width: 240px; height: 32px; background: #f7f8fa; border: 1px solid var(--line); border-radius: 3px; }
 .notes { font-size: 12px; color: var(--muted); margin: 6px 0 0; padding-left: 18px; }
 .msg { color: var(--muted); }
 footer { color: var(--muted); font-size: 12px; margin-top: 20px; }
@@ -527,6 +693,32 @@ def _events_html(facts):
     return '<table class="events"><tr><th>time</th><th>event</th><th>details</th></tr>%s</table>' % ''.join(
         '<tr class="event"><td class="when">%s</td><td>%s</td><td>%s</td></tr>' % (_e(when), _e(label), _e(_event_text(shown)))
         for label, when, shown in found)
+
+
+def _spark_svg(host, label, colour, values, checked):
+    points = spark_points(values)
+    count = len(values)
+    title = '%s: %s over %s, %d point%s (%s)' % (host, label, _span_text(checked), count, '' if count == 1 else 's',
+                                                 spark_figures(values))
+    last_x, last_y = points[-1]
+    return ('<svg class="spark" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s"><title>%s</title>'
+            '<polyline points="%s" fill="none" stroke="%s" stroke-width="1.5" stroke-linejoin="round"/>'
+            '<circle cx="%.2f" cy="%.2f" r="2.2" fill="%s"/></svg>'
+            % (SPARK_WIDTH, SPARK_HEIGHT, _e(title), _e(title), ' '.join('%.2f,%.2f' % point for point in points), colour,
+               last_x, last_y, colour))
+
+
+def _history_html(host, facts):
+    checked, note = history(facts)
+    if note:
+        return '<p class="history msg">Memory history: %s</p>' % _e(note)
+    if checked is None:
+        return ''
+    rows = ['<div class="spark-row" data-series="%s"><span class="spark-label">%s</span>%s<span class="spark-nums">%s</span></div>'
+            % (key, _e(label), _spark_svg(host, label, colour, values, checked), _e(spark_figures(values)))
+            for key, label, colour, values in history_series(checked)]
+    return '<div class="history%s"><p class="history-text"><b>Memory history</b> %s</p>%s</div>' % (
+        ' up' if checked['sunreclaim_growing'] else '', _e(history_text(checked)), ''.join(rows))
 
 
 def _figures(facts):
@@ -593,6 +785,7 @@ def _host_section(index, entry):
             ' up' if up else '', _e(measured['since']), _e(_growth_text(entry))))
     elif entry.get('growth_note'):
         out.append('<p class="growth msg">Growth: %s</p>' % _e(entry['growth_note']))
+    out.append(_history_html(entry['host'], facts))
     slabs = facts.get('slab_top') or []
     if slabs:
         out.append('<p class="slabs">Largest unreclaimable slab caches: %s</p>' % ', '.join(

@@ -12,6 +12,7 @@ from ansible_collections.lowmem.vps.plugins.module_utils.report import (
     ReportError, build_report, composition, events, growth, render_html, render_markdown, swap_composition,
 )
 from ansible_collections.lowmem.vps.plugins.module_utils.errors import RefusedError
+from ansible_collections.lowmem.vps.plugins.module_utils.memory_history import trend
 
 T0 = 1796205600.0  # 2026-12-02T10:00:00Z
 BOOT = 'b1d4c0c5f0e94a3c9a1f6e2d7c8b9a01'
@@ -370,3 +371,243 @@ def test_sizing_advice_is_shown_in_html_and_markdown():
     text = render_markdown(report)
     assert 'Sizing: outgrown its 512 MB: needs the 1024 MB class (what cannot be reclaimed' in text
     assert 'Sizing' not in render_markdown(build_report({'old': facts()}, now=T0))  # facts of a version without sizing
+
+
+# ---------------------------------------------------------------- memory history (sparklines)
+
+def history_samples(minutes=1440, leak_kb_per_minute=1024, swap_kb=0, oom_at=(), warned_at=()):
+    """A day of once-a-minute samples ending at T0: SUnreclaim leaking ``leak_kb_per_minute``, MemAvailable falling."""
+    start = int(T0) - (minutes - 1) * 60
+    return [dict(epoch=start + minute * 60, mem_available_kb=1800000 - minute * leak_kb_per_minute,
+                 sunreclaim_kb=30000 + minute * leak_kb_per_minute, slab_kb=50000 + minute * leak_kb_per_minute,
+                 swap_used_kb=swap_kb, oom_kill=sum(1 for at in oom_at if at <= minute), warned=int(minute in warned_at))
+            for minute in range(minutes)]
+
+
+def with_history(value, **mem):
+    item = facts(**mem)
+    item['history'] = value
+    return item
+
+
+class Sparks(HTMLParser):
+    """Each sparkline of the page: (host, series, number of polyline points, its title), and the history texts."""
+
+    def __init__(self):
+        HTMLParser.__init__(self)
+        self.host, self.series, self.sparks, self.texts, self.text = None, None, [], [], []
+        self.in_spark_title = self.in_history_text = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        classes = (attrs.get('class') or '').split()
+        if tag == 'section':
+            self.host = attrs['data-host']
+        elif tag == 'div' and 'spark-row' in classes:
+            self.series = attrs['data-series']
+        elif tag == 'svg' and 'spark' in classes:
+            self.sparks.append([self.host, self.series, None, ''])
+        elif tag == 'polyline' and self.sparks:
+            self.sparks[-1][2] = len(attrs['points'].split())
+        elif tag == 'title' and self.sparks and self.sparks[-1][2] is None:
+            self.in_spark_title = True
+        elif tag == 'p' and 'history-text' in classes:
+            self.in_history_text = True
+            self.texts.append([self.host, ''])
+
+    def handle_endtag(self, tag):
+        if tag == 'title':
+            self.in_spark_title = False
+        elif tag == 'p':
+            self.in_history_text = False
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self.in_spark_title:
+            self.sparks[-1][3] += data
+        if self.in_history_text:
+            self.texts[-1][1] += data
+
+
+def sparks(page):
+    parsed = Sparks()
+    parsed.feed(page)
+    return parsed
+
+
+def test_history_is_drawn_as_sparklines_for_the_host_that_has_one():
+    leak = trend(history_samples(swap_kb=51200, oom_at=(600,), warned_at=(700, 1300)))
+    assert len(leak['series']['sunreclaim_kb']) == 60
+    report = build_report({'leaky': with_history(leak), 'plain': facts(), 'none': with_history(None)}, now=T0)
+    page = render_html(report)
+    parsed = sparks(page)
+    assert [(host, series, count) for host, series, count, title in parsed.sparks] == [
+        ('leaky', 'sunreclaim_kb', 60), ('leaky', 'mem_available_kb', 60), ('leaky', 'swap_used_kb', 60)]
+    assert parsed.sparks[0][3] == 'leaky: SUnreclaim over 24.0 h, 60 points (min 41 MiB · max 1457 MiB · last 1457 MiB)'
+    assert [host for host, text in parsed.texts] == ['leaky']
+    assert parsed.texts[0][1] == (
+        'Memory history 1440 samples over 24.0 h in /var/lib/lowmem-vps/memory-history; SUnreclaim +60.0 MB/h, MemAvailable '
+        '-60.0 MB/h over the last 60 min (SUnreclaim growing); lowest MemAvailable 319 MiB, highest SUnreclaim 1468 MiB; '
+        'swap kept in use: 50 MiB; OOM kills in the history: 1; journal warnings: 2 (last at 2026-12-02T07:41:00Z)')
+    assert '<div class="history up">' in page
+    assert 'min 41 MiB · max 1457 MiB · last 1457 MiB' in ''.join(parsed.text)
+    # the sparkline rises left to right: SUnreclaim's newest point is at the top (the smallest y)
+    points = re.search(r'<polyline points="([^"]+)"', page).group(1).split()
+    assert points[0] == '3.00,29.00' and points[-1] == '237.00,3.00'
+    for pattern in (r'https?://', r'\bsrc\s*=', r'<script\b', r'url\(', r'\son[a-z]+\s*='):
+        assert not re.search(pattern, page, re.I), pattern
+    # no swap in use: no swap sparkline
+    quiet = trend(history_samples(leak_kb_per_minute=0))
+    parsed = sparks(render_html(build_report({'quiet': with_history(quiet)}, now=T0)))
+    assert [series for host, series, count, title in parsed.sparks] == ['sunreclaim_kb', 'mem_available_kb']
+    assert 'SUnreclaim +0.0 MB/h, MemAvailable +0.0 MB/h over the last 60 min; ' in parsed.texts[0][1]
+    assert 'swap kept in use: none; OOM kills in the history: 0; journal warnings: 0' in parsed.texts[0][1]
+
+
+def test_history_in_markdown_one_sparkline_per_series():
+    leak = trend(history_samples(swap_kb=51200))
+    text = render_markdown(build_report({'leaky': with_history(leak), 'plain': facts()}, now=T0))
+    lines = text.splitlines()
+    summary = [line for line in lines if line.startswith('Memory history: ')]
+    assert summary == ['Memory history: 1440 samples over 24.0 h in /var/lib/lowmem-vps/memory-history; SUnreclaim +60.0 MB/h, '
+                       'MemAvailable -60.0 MB/h over the last 60 min (SUnreclaim growing); lowest MemAvailable 319 MiB, highest '
+                       'SUnreclaim 1468 MiB; swap kept in use: 50 MiB; OOM kills in the history: 0; journal warnings: 0.']
+    rows = [line for line in lines if re.match('- (SUnreclaim|MemAvailable|swap used) [▁▂▃▄▅▆▇█]', line)]
+    assert [re.match('- ([a-zA-Z ]+) ', row).group(1) for row in rows] == ['SUnreclaim', 'MemAvailable', 'swap used']
+    blocks = [re.search('[▁▂▃▄▅▆▇█]+', row).group(0) for row in rows]
+    assert [len(spark) for spark in blocks] == [60, 60, 60]
+    assert blocks[0][0] == '▁' and blocks[0][-1] == '█' and blocks[1][0] == '█' and blocks[1][-1] == '▁'
+    assert blocks[2] == '▄' * 60  # flat
+    assert rows[0].endswith(' min 41 MiB · max 1457 MiB · last 1457 MiB')
+    assert text.index('Memory history: ') > text.index('## leaky') and text.count('Memory history') == 1
+
+
+@pytest.mark.parametrize('series, drawn, markdown', [
+    ([41232], 1, '▄'),
+    ([41232] * 7, 7, '▄' * 7),
+    ([0, 8, 4], 3, '▁█▅'),
+    ([], 0, None),
+])
+def test_history_series_of_one_point_flat_or_empty(series, drawn, markdown):
+    history = dict(path='/var/lib/lowmem-vps/memory-history', samples=len(series) or 1, first_at=T0, last_at=T0, span_minutes=0.0,
+                   trend_minutes=0.0, sunreclaim_kb_per_hour=None, mem_available_kb_per_hour=None, sunreclaim_growing=False,
+                   growth_threshold_kb_per_hour=4096, mem_available_min_kb=1000, sunreclaim_max_kb=41232, swap_kept_kb=0,
+                   oom_kills=0, warnings=0, last_warning_at=None,
+                   series=dict(epoch=[T0] * len(series), mem_available_kb=list(series), sunreclaim_kb=list(series),
+                               swap_used_kb=[0] * len(series)))
+    report = build_report({'vm': with_history(history)}, now=T0)
+    page = render_html(report)
+    parsed = sparks(page)
+    assert [(series_key, count) for host, series_key, count, title in parsed.sparks] == (
+        [('sunreclaim_kb', drawn), ('mem_available_kb', drawn)] if drawn else [])
+    assert 'growth per hour not measured yet (too few samples)' in parsed.texts[0][1]
+    assert 'nan' not in page.lower() and 'inf' not in re.sub(r'info|<title>.*?</title>', '', page.lower())
+    if drawn == 1:
+        assert '<polyline points="120.00,16.00"' in page and '<circle cx="120.00" cy="16.00"' in page
+    if len(series) > 1 and len(set(series)) == 1:
+        assert re.search(r'<polyline points="3.00,16.00 [^"]*237.00,16.00"', page)
+    text = render_markdown(report)
+    if markdown:
+        assert '- SUnreclaim %s min ' % markdown in text and '- MemAvailable %s min ' % markdown in text
+    else:
+        assert '- SUnreclaim' not in text
+    assert '- swap used' not in text
+
+
+def valid_history():
+    return trend(history_samples(minutes=120))
+
+
+def broken(**changes):
+    item = valid_history()
+    item.update(changes)
+    return item
+
+
+def broken_series(**changes):
+    item = valid_history()
+    item['series'] = dict(item['series'], **changes)
+    return item
+
+
+@pytest.mark.parametrize('value, drawn, note', [
+    ('1440 samples', [], 'is not a dict (got str)'),
+    ([1, 2, 3], [], 'is not a dict (got list)'),
+    (42, [], 'is not a dict (got int)'),
+    ({}, [], 'has no number of samples or no series'),
+    (broken(series=None), [], 'has no number of samples or no series'),
+    (broken(series=[[1, 2]]), [], 'has no number of samples or no series'),
+    (broken(samples='1440'), [], 'has no number of samples or no series'),
+    (broken(samples=0), [], 'has no number of samples or no series'),
+    (broken(samples=True), [], 'has no number of samples or no series'),
+    (broken(samples=float('nan')), [], 'has no number of samples or no series'),
+    (broken_series(sunreclaim_kb='1,2,3'), ['mem_available_kb'], None),
+    (broken_series(sunreclaim_kb=['1', 2]), ['mem_available_kb'], None),
+    (broken_series(sunreclaim_kb=[1, None, 3]), ['mem_available_kb'], None),
+    (broken_series(sunreclaim_kb=[1, True, 3]), ['mem_available_kb'], None),
+    (broken_series(sunreclaim_kb=[1, float('inf')]), ['mem_available_kb'], None),
+    (broken_series(sunreclaim_kb=[1, float('nan')]), ['mem_available_kb'], None),
+    (broken_series(sunreclaim_kb=[10 ** 400, 1]), ['mem_available_kb'], None),
+    (broken_series(sunreclaim_kb=[1e308, -1e308]), ['mem_available_kb'], None),
+    (broken_series(sunreclaim_kb=list(range(100000))), ['mem_available_kb'], None),
+    (broken_series(sunreclaim_kb=dict(a=1), mem_available_kb=None, swap_used_kb='x'), [], None),
+    (broken(span_minutes='a day', trend_minutes=None, sunreclaim_kb_per_hour='fast', oom_kills=[1], warnings=dict(n=2),
+            last_warning_at=1e300, swap_kept_kb=float('-inf'), path=['/etc/shadow'], sunreclaim_growing='yes'),
+     ['sunreclaim_kb', 'mem_available_kb'], None),
+    (broken(warnings=1, last_warning_at=1e300), ['sunreclaim_kb', 'mem_available_kb'], None),
+])
+def test_malformed_history_does_not_crash_and_is_not_drawn(value, drawn, note):
+    report = build_report({'vm': with_history(value)}, now=T0)
+    assert report['hosts'][0]['worst'] == 'ok' and report['hosts'][0]['facts']['history'] is value
+    page = render_html(report)
+    parsed = sparks(page)
+    assert [series for host, series, count, title in parsed.sparks] == drawn
+    text = render_markdown(report)
+    if note:
+        assert 'Memory history: the history in the facts %s' % note in ''.join(parsed.text)
+        assert 'Memory history: the history in the facts %s' % note in text
+        assert parsed.texts == [] and '▁' not in text and '▄' not in text
+    else:
+        assert len(parsed.texts) == 1 and parsed.texts[0][1].startswith('Memory history 120 samples over ')
+        assert [line.split()[1] for line in text.splitlines() if re.match('- [A-Za-z]+ [▁▂▃▄▅▆▇█]+ min ', line)] == [
+            dict(sunreclaim_kb='SUnreclaim', mem_available_kb='MemAvailable')[key] for key in drawn]
+    assert '/etc/shadow' not in page and 'nan' not in page.lower()
+
+
+def test_odd_history_figures_read_as_unknown():
+    value = broken(span_minutes='a day', trend_minutes=None, sunreclaim_kb_per_hour='fast', mem_available_kb_per_hour=None,
+                   oom_kills=[1], warnings=dict(n=2), swap_kept_kb=float('-inf'), mem_available_min_kb=None, sunreclaim_max_kb='x',
+                   path=7, sunreclaim_growing='yes')
+    page = render_html(build_report({'vm': with_history(value)}, now=T0))
+    assert sparks(page).texts[0][1] == (
+        'Memory history 120 samples over ?; growth per hour not measured yet (too few samples); lowest MemAvailable ?, '
+        'highest SUnreclaim ?; swap kept in use: ?; OOM kills in the history: ?; journal warnings: ?')
+    assert '<div class="history">' in page  # 'yes' is not True: not marked as growing
+    late = broken(warnings=3, last_warning_at=1e300)
+    assert 'journal warnings: 3 (last at ?)' in sparks(render_html(build_report({'vm': with_history(late)}, now=T0))).texts[0][1]
+
+
+def test_history_text_from_a_host_is_escaped():
+    evil = '<script>alert(1)</script>'
+    value = broken(path='/var/lib/x"><img src=x onerror=alert(1)>|`*_[y](javascript:z)')
+    report = build_report({evil: with_history(value), 'h" onload="x': with_history(valid_history())}, now=T0)
+    page = render_html(report)
+    for raw in ('<script', '<img', 'x"><', 'onload="x"', 'onerror=alert(1)>'):
+        assert raw not in page, raw
+    assert 'in /var/lib/x&quot;&gt;&lt;img src=x onerror=alert(1)&gt;|`*_[y](javascript:z);' in page
+    assert '<title>&lt;script&gt;alert(1)&lt;/script&gt;: SUnreclaim over 2.0 h, 60 points' in page
+    assert 'aria-label="&lt;script&gt;alert(1)&lt;/script&gt;: SUnreclaim over 2.0 h' in page
+    assert '<title>h&quot; onload=&quot;x: MemAvailable over 2.0 h' in page
+    parsed = sparks(page)
+    assert parsed.sparks[0][3].startswith(evil + ': SUnreclaim over 2.0 h, 60 points')
+    assert 'in /var/lib/x"><img src=x onerror=alert(1)>|`*_[y](javascript:z);' in parsed.texts[0][1]
+    text = render_markdown(report)
+    assert 'in /var/lib/x"&gt;&lt;img src=x onerror=alert(1)&gt;\\|\\`\\*\\_\\[y\\](javascript:z);' in text
+    assert '<img' not in text and '<script' not in text
+
+
+def test_history_does_not_change_the_json_entry():
+    value = valid_history()
+    report = build_report({'vm': with_history(value)}, now=T0)
+    assert report['hosts'][0]['facts']['history'] == value
+    assert json.loads(json.dumps(report)) == report

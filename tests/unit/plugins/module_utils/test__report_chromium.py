@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The HTML report as a real browser sees it: Debian's chromium loads the file and dumps the DOM it built (after any
-script would have run). Every host, every flag and each host's chart must be in it, and the script planted in a
-process name, a host name and a flag reason must show as text and have run nowhere (it would retitle the page and
-add an element with id "pwned")."""
+script would have run). Every host, every flag, each host's chart and the sparklines of a host's memory history must be
+in it, and the script planted in a process name, a host name and a flag reason must show as text and have run nowhere
+(it would retitle the page and add an element with id "pwned")."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from ansible_collections.lowmem.vps.plugins.module_utils.memory_history import trend
 from ansible_collections.lowmem.vps.plugins.module_utils.report import build_report, composition, render_html, swap_composition
 
 CHROMIUM = '/usr/bin/chromium'
@@ -45,11 +46,21 @@ def hostile(at):
     return item
 
 
+def leaking(at, sunreclaim_kb):
+    """Facts with a day of memory history (once a minute) in which SUnreclaim leaked 1 MB a minute."""
+    item = facts(at, sunreclaim_kb)
+    start = int(at) - 1439 * 60
+    item['history'] = trend([dict(epoch=start + minute * 60, mem_available_kb=1600000 - minute * 1024, sunreclaim_kb=30000 + minute * 1024,
+                                  slab_kb=60000 + minute * 1024, swap_used_kb=20480, oom_kill=0, warned=0) for minute in range(1440)],
+                            path='/var/lib/lowmem-vps/memory-history <&>')
+    return item
+
+
 def three_hosts():
     before = build_report({'api-ams2': facts(T0 - 7200, 45000)}, now=T0 - 7200)
     return build_report({
         'db-par1': facts(T0, 30000),
-        'api-ams2': facts(T0, 45000 + 2 * 61440),
+        'api-ams2': leaking(T0, 45000 + 2 * 61440),
         'edge-fra1 <&>': facts(T0, 38200, flags=[
             ('oom_kills', 'critical', 'the kernel OOM killer killed 2 process(es): php-fpm8.2 (CONSTRAINT_NONE), mysqld'),
             ('page_alloc_failures', 'critical', '4 page allocation failure(s), 4 in the network receive path <virtnet_poll>'),
@@ -64,6 +75,7 @@ class Dom(HTMLParser):
     def __init__(self):
         HTMLParser.__init__(self)
         self.sections, self.flags, self.charts, self.ids, self.tags, self.title, self.text = [], [], [], [], [], [], []
+        self.sparks, self.series = [], None
         self.in_title = False
 
     def handle_starttag(self, tag, attrs):
@@ -77,6 +89,12 @@ class Dom(HTMLParser):
             self.sections.append((attrs.get('data-host'), attrs.get('data-worst')))
         elif tag == 'svg' and 'bar' in classes:
             self.charts.append(self.sections[-1][0])
+        elif tag == 'div' and 'spark-row' in classes:
+            self.series = attrs.get('data-series')
+        elif tag == 'svg' and 'spark' in classes:
+            self.sparks.append([self.sections[-1][0], self.series, None])
+        elif tag == 'polyline' and self.sparks:
+            self.sparks[-1][2] = len(attrs['points'].split())
         elif tag == 'rect' and self.sections and (attrs.get('class') or '').startswith('part-'):
             self.charts.append((self.sections[-1][0], attrs['class']))
         elif tag == 'li' and 'flag' in classes:
@@ -143,3 +161,8 @@ def test_chromium_renders_every_host_and_flag_worst_first(short_tmp):
             assert parts == ['part-' + key for key, label, colour, kb in composition(memory) + swap_composition(memory) if kb > 0]
             assert {'part-anon', 'part-sunreclaim', 'part-unaccounted', 'part-free'} <= set(parts)
     assert '2026-12-02T09:40:00Z' in text
+    # the memory history of the one host that keeps it: a sparkline of 60 points per series, the summary beside it
+    assert dom.sparks == [['api-ams2', 'sunreclaim_kb', 60], ['api-ams2', 'mem_available_kb', 60], ['api-ams2', 'swap_used_kb', 60]]
+    assert ('1440 samples over 24.0 h in /var/lib/lowmem-vps/memory-history <&>; SUnreclaim +60.0 MB/h, MemAvailable -60.0 MB/h '
+            'over the last 60 min (SUnreclaim growing)') in text
+    assert 'api-ams2: SUnreclaim over 24.0 h, 60 points (min 41 MiB · max 1457 MiB · last 1457 MiB)' in text
