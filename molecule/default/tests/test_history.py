@@ -29,7 +29,7 @@ def test_the_timer_runs_the_sampler_with_the_roles_settings(host):
     show = host.check_output('systemctl show -p Environment -p ExecStart -p Result lowmem-memory-history.service')
     assert 'LOWMEM_HISTORY_SAMPLES=1440' in show and 'LOWMEM_HISTORY_WINDOW=30' in show and 'Result=success' in show
     assert 'OnUnitActiveSec=20s' in host.file('/etc/systemd/system/lowmem-memory-history.timer').content_string
-    assert host.file('/usr/local/lib/lowmem-vps/lowmem-memory-history').mode == 0o755
+    assert host.file('/usr/local/sbin/lowmem-memory-history').mode == 0o755
 
 
 def test_the_history_grows_by_a_sample_per_interval(host):

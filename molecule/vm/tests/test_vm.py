@@ -99,3 +99,14 @@ def test_the_oom_kill_before_the_reboot_is_found_in_the_previous_boot(host):
     assert [kill['boot'] for kill in kills] == [-1], facts['events']
     assert facts['journal']['persistent'] is True
     assert [flag['name'] for flag in facts['flags']] == ['oom_kills'], facts['flags']
+
+
+def test_the_memory_history_samples_on_after_the_reboot(host):
+    # memory_history (a sample every 30 s here) kept its file across the reboot and its timer started again at boot:
+    # samples from before the reboot (with leak_probe.yml's warned one) and new ones from this boot.
+    assert host.service('lowmem-memory-history.timer').is_running
+    boot = int(float(host.check_output("awk '/^btime/ {print $2}' /proc/stat")))
+    lines = host.file('/var/lib/lowmem-vps/memory-history').content_string.splitlines()
+    samples = [line.split() for line in lines[1:]]
+    assert any(int(sample[0]) < boot and sample[6] == '1' for sample in samples), lines[-20:]
+    assert any(int(sample[0]) >= boot for sample in samples), (boot, lines[-5:])

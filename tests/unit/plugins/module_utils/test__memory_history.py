@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -273,3 +274,17 @@ def test_swap_kept_in_use_through_the_history_is_a_verdict_and_sizes_the_class()
     samples = [sample(1764700000 + 60 * minute, oom=minute // 100) for minute in range(300)]
     advice = sizing(facts_with(trend(samples), anon_percent=72))
     assert advice['oom_kills'] == 2 and advice['outgrown'] is True
+
+
+def test_the_clock_is_awks_own_and_the_directory_is_made(tmp_path):
+    """Without LOWMEM_NOW the time comes from awk's srand() (no date process); a missing directory is created."""
+    proc_dir = fake_proc(tmp_path)
+    path = tmp_path / 'new' / 'dir' / 'memory-history'
+    env = dict(PATH=os.environ.get('PATH', '/usr/bin:/bin'), LOWMEM_PROC=str(proc_dir), LOWMEM_HISTORY_FILE=str(path),
+               LOWMEM_HISTORY_PROM_DIR=str(tmp_path / 'none'))
+    before = int(time.time())
+    done = subprocess.run(['/bin/sh', SCRIPT], env=env, capture_output=True, text=True, timeout=30, check=False)
+    after = int(time.time())
+    assert done.returncode == 0 and done.stderr == ''
+    epoch = int(path.read_text().splitlines()[1].split()[0])
+    assert before <= epoch <= after + 1
