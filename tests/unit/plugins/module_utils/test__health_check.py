@@ -10,6 +10,7 @@ import os
 import socket
 import stat
 import threading
+import time
 
 import pytest
 
@@ -217,6 +218,33 @@ def test_nothing_listening_and_a_silent_listener_fail_within_the_timeout():
     finally:
         silent.close()
     assert not check['ok'] and 'within 0.5s' in check['detail'] and 'timed out' in check['detail']
+
+
+def test_a_listener_that_dribbles_bytes_is_cut_at_the_timeout():
+    """The timeout bounds the whole check, not each read: a server sending a byte every 0.1 s never gets past it."""
+    server = socket.socket()
+    server.bind(('127.0.0.1', 0))
+    server.listen(1)
+    stop = threading.Event()
+
+    def dribble():
+        client = server.accept()[0]
+        try:
+            while not stop.wait(0.1):
+                client.sendall(b'x')
+        except OSError:
+            pass
+        client.close()
+    thread = threading.Thread(target=dribble, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        check = check_ssh(server.getsockname()[1], timeout=0.5)
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+    assert not check['ok'] and 'within 0.5s' in check['detail'] and time.monotonic() - started < 1.5
 
 
 # ---------------------------------------------------------------- HTTP
