@@ -177,9 +177,9 @@ def test_expected_statuses():
 
 
 def test_good_input_is_accepted():
+    endpoint = dict(url='https://127.0.0.1:8443/api?x=1', status=[200, 404], host_header='api.example.org')
     good = params(ssh_ports=[22, 443], since='1764669000', units=['ssh', 'php8.2-fpm', 'lowmem-history.timer'],
-                  ignore_failed_units=['systemd-*'], http=[dict(url='https://127.0.0.1:8443/api?x=1', status=[200, 404],
-                                                               host_header='api.example.org')])
+                  ignore_failed_units=['systemd-*'], http=[endpoint])
     assert check_params(good) is good
 
 
@@ -251,8 +251,8 @@ def test_a_listener_that_dribbles_bytes_is_cut_at_the_timeout():
 
 def test_http_expected_statuses_including_an_apis_404(http_server):
     url, hosts = http_server
-    assert check_http(dict(url=url + '/'), timeout=5) == dict(name='http:%s/' % url, ok=True,
-                                                               detail='%s/ answered 200' % url)
+    expected = dict(name='http:%s/' % url, ok=True, detail='%s/ answered 200' % url)
+    assert check_http(dict(url=url + '/'), timeout=5) == expected
     check = check_http(dict(url=url + '/api/v1', status=404), timeout=5)
     assert check['ok'] and check['detail'] == '%s/api/v1 answered 404' % url
     check = check_http(dict(url=url + '/api/v1', status=[200, 204]), timeout=5)
@@ -305,8 +305,8 @@ def test_failed_units_and_the_allow_list():
     assert check['ok'] and check['detail'] == 'no failed unit but the allowed nginx.service, systemd-remount-fs.service'
     check = check_failed_units(recorder(FAILED_BULLET), '/usr/bin/systemctl')
     assert check['detail'] == 'failed units: lowmem-test.mount, nginx.service'
-    assert check_failed_units(recorder(''), '/usr/bin/systemctl') == dict(name='failed_units', ok=True,
-                                                                         detail='no failed unit')
+    expected = dict(name='failed_units', ok=True, detail='no failed unit')
+    assert check_failed_units(recorder(''), '/usr/bin/systemctl') == expected
     check = check_failed_units(recorder('', 1, 'Failed to connect to bus: No such file or directory'), '/bin/systemctl')
     assert not check['ok'] and 'Failed to connect to bus' in check['detail']
 
