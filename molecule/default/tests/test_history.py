@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import testinfra.utils.ansible_runner
 
@@ -32,19 +31,15 @@ def test_the_timer_runs_the_sampler_with_the_roles_settings(host):
     assert host.file('/usr/local/sbin/lowmem-memory-history').mode == 0o755
 
 
-def test_the_history_grows_by_a_sample_per_interval(host):
+def test_the_history_holds_a_sample_per_interval(host):
     history = host.file(HISTORY)
     assert history.mode == 0o644 and history.content_string.splitlines()[0] == HEADER
-    before = samples(host)
-    assert before and all(len(sample) == 7 and all(field.isdigit() for field in sample) for sample in before)
-    epoch = int(host.check_output('date +%s'))
-    assert epoch - int(before[-1][0]) <= 60, (epoch, before[-1])
-    deadline = time.time() + 45
-    while len(samples(host)) == len(before) and time.time() < deadline:
-        time.sleep(3)
-    after = samples(host)
-    assert len(before) < len(after) <= 1440
-    assert int(after[-1][0]) > int(before[-1][0])
+    found = samples(host)
+    assert len(found) >= 2 and all(len(sample) == 7 and all(field.isdigit() for field in sample) for sample in found)
+    # one every 20 s since converge: the timer keeps firing, and the newest is recent
+    epochs = [int(sample[0]) for sample in found]
+    assert epochs == sorted(epochs) and 15 <= epochs[-1] - epochs[-2] <= 40, epochs[-5:]
+    assert int(host.check_output('date +%s')) - epochs[-1] <= 60, epochs[-1]
 
 
 def test_the_prometheus_textfile_only_where_node_exporter_reads(host):
