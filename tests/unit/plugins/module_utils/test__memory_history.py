@@ -38,6 +38,7 @@ SwapTotal:       2097148 kB
 SwapFree:        2094076 kB
 """
 VMSTAT = "nr_free_pages 45078\noom_kill 0\npswpin 12\n"
+STAT = "cpu  1 2 3 4\nintr 0\nctxt 12\nbtime 1764700000\nprocesses 99\n"
 
 
 def fake_proc(tmp_path, sunreclaim=38348, available=301556, oom=0, swap_free=2094076):
@@ -48,6 +49,8 @@ def fake_proc(tmp_path, sunreclaim=38348, available=301556, oom=0, swap_free=209
     text = re.sub(r'(?m)^SwapFree:.*$', 'SwapFree:       %d kB' % swap_free, text)
     (proc / 'meminfo').write_text(text)
     (proc / 'vmstat').write_text(VMSTAT.replace('oom_kill 0', 'oom_kill %d' % oom))
+    (proc / 'stat').write_text(STAT)
+    (proc / 'uptime').write_text('1234.56 2000.10\n')
     return proc
 
 
@@ -276,15 +279,26 @@ def test_swap_kept_in_use_through_the_history_is_a_verdict_and_sizes_the_class()
     assert advice['oom_kills'] == 2 and advice['outgrown'] is True
 
 
-def test_the_clock_is_awks_own_and_the_directory_is_made(tmp_path):
-    """Without LOWMEM_NOW the time comes from awk's srand() (no date process); a missing directory is created."""
+def test_the_clock_is_the_kernels_and_the_directory_is_made(tmp_path):
+    """Without LOWMEM_NOW the time is /proc/stat's btime plus /proc/uptime (no date process; awk's srand() is not a
+    clock everywhere: Debian 13's mawk seeds in nanoseconds); a missing directory is created."""
     proc_dir = fake_proc(tmp_path)
     path = tmp_path / 'new' / 'dir' / 'memory-history'
     env = dict(PATH=os.environ.get('PATH', '/usr/bin:/bin'), LOWMEM_PROC=str(proc_dir), LOWMEM_HISTORY_FILE=str(path),
                LOWMEM_HISTORY_PROM_DIR=str(tmp_path / 'none'))
+    done = subprocess.run(['/bin/sh', SCRIPT], env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0 and done.stderr == ''
+    assert path.read_text().splitlines()[1].split()[0] == str(1764700000 + 1234)
+    # and with this machine's own /proc/stat and /proc/uptime: now
+    for name in ('stat', 'uptime'):
+        with open('/proc/' + name, encoding='ascii') as handle:
+            (proc_dir / name).write_text(handle.read())
     before = int(time.time())
     done = subprocess.run(['/bin/sh', SCRIPT], env=env, capture_output=True, text=True, timeout=30, check=False)
     after = int(time.time())
     assert done.returncode == 0 and done.stderr == ''
-    epoch = int(path.read_text().splitlines()[1].split()[0])
-    assert before <= epoch <= after + 1
+    assert before - 2 <= int(path.read_text().splitlines()[2].split()[0]) <= after + 1
+    # no clock at all: refused, nothing appended
+    (proc_dir / 'stat').write_text('cpu 1 2 3\n')
+    done = subprocess.run(['/bin/sh', SCRIPT], env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode != 0 and 'no clock' in done.stderr and len(path.read_text().splitlines()) == 3
