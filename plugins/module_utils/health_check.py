@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from ansible_collections.lowmem.vps.plugins.module_utils.errors import RefusedError
 from ansible_collections.lowmem.vps.plugins.module_utils.kernel_log import empty_events, parse_events
 from ansible_collections.lowmem.vps.plugins.module_utils.memory_facts import SINCE_RE, journal_command, since_argument
-from ansible_collections.lowmem.vps.plugins.module_utils.oom import unit_name
+from ansible_collections.lowmem.vps.plugins.module_utils.oom import show_blocks, unit_name
 from ansible_collections.lowmem.vps.plugins.module_utils.runner import StreamError, tail
 
 HTTP_KEYS = ('url', 'status', 'host_header')
@@ -151,22 +151,6 @@ def check_failed_units(runner, systemctl, ignore=()):
     return _check('failed_units', True, 'no failed unit')
 
 
-def parse_show_states(text):
-    """One dict per ``systemctl show`` block (blank lines between blocks, in the order asked)."""
-    blocks, current = [], None
-    for line in (text or '').splitlines():
-        if not line.strip():
-            current = None
-            continue
-        if current is None:
-            current = {}
-            blocks.append(current)
-        key, sep, value = line.partition('=')
-        if sep:
-            current[key.strip()] = value.strip()
-    return blocks
-
-
 def check_units(runner, systemctl, units, missing_ok=True):
     """``unit:NAME`` for each unit: active, else failed with its state; a unit not installed is skipped when
     ``missing_ok``, else failed."""
@@ -181,7 +165,7 @@ def check_units(runner, systemctl, units, missing_ok=True):
                            '--'] + names)
     if rc != 0:
         return [_check('unit:%s' % name, False, 'systemctl show failed: %s' % tail(rc, out, err)) for name in names]
-    blocks = parse_show_states(out)
+    blocks = show_blocks(out)
     checks = []
     for index, name in enumerate(names):
         block = blocks[index] if index < len(blocks) else {}

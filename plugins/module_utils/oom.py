@@ -209,9 +209,9 @@ def show_command(systemctl, names):
     return args + ['--'] + list(names)
 
 
-def parse_show(text):
-    """One dict per unit block of ``systemctl show`` output (blocks separated by blank lines, in the order asked):
-    id, load_state, main_pid (int, 0 = not running), control_group ('' = not running), oom_score_adjust (int or None)."""
+def show_blocks(text):
+    """The raw ``Key=value`` dicts of ``systemctl show`` output, one per unit (blocks separated by blank lines, in the
+    order asked)."""
     blocks = []
     current = None
     for line in (text or '').splitlines():
@@ -224,6 +224,13 @@ def parse_show(text):
         key, sep, value = line.partition('=')
         if sep:
             current[key.strip()] = value.strip()
+    return blocks
+
+
+def parse_show(text):
+    """One dict per unit block of ``systemctl show`` output (blocks separated by blank lines, in the order asked):
+    id, load_state, main_pid (int, 0 = not running), control_group ('' = not running), oom_score_adjust (int or None)."""
+    blocks = show_blocks(text)
     return [{'id': block.get('Id', ''), 'load_state': block.get('LoadState', ''),
              'main_pid': max(_as_int(block.get('MainPID', '')) or 0, 0),
              'control_group': block.get('ControlGroup', ''),
