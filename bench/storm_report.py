@@ -308,7 +308,7 @@ def plot_side(rounds, path, title=None):
         from matplotlib.figure import Figure
         from matplotlib.transforms import blended_transform_factory
     except ImportError as exc:
-        raise RuntimeError('plot_side: matplotlib is needed for the PNGs (pip install -r requirements/test.txt): %s' % exc)
+        raise RuntimeError('plot_side: matplotlib is needed for the PNGs (pip install -r requirements/test.txt): %s' % exc) from exc
     fig = Figure(figsize=(12, 7), dpi=100, layout='constrained')
     FigureCanvasAgg(fig)
     top, bottom = fig.subplots(2, 1, sharex=True)

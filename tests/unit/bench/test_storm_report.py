@@ -52,9 +52,9 @@ def make_round(side='stock', number=1, ssh='....', http='....', samples=None, ki
 # ---- one round ----
 
 def test_threshold_needs_memory_and_swap_low():
-    samples = [sample(0.0, 300000), sample(1.0, 40000), sample(2.0, 40000, 500000), sample(4.0, 47200, 419429)]
+    samples = [sample(0.0, 300000), sample(1.0, 40000), sample(2.0, 40000, 500000), sample(4.0, 47200, 200000, 1000000)]
     # t=1: memory low (8.5 %) but swap all free; t=2: swap 23.8 % free, still above 20 %;
-    # t=4: both exactly at the limits (10 % and 20 % rounded down): earlyoom's "<=" counts
+    # t=4: both exactly at the limits (10 % of 472000 kB, 20 % of 1000000 kB): earlyoom's "<=" counts
     assert sr.threshold_crossed(make_round(samples=samples)) == 4.0
     assert sr.threshold_crossed(make_round(samples=samples[:3])) is None
 
@@ -165,6 +165,12 @@ def test_markdown_table_one_header_sides_in_order_and_cells():
     assert [line for line in lines if set(line) <= set('|-: ')] == [lines[1]]  # one separator: one header row
     assert lines[1] == '|---|---|---|---|'
     rows = {md_cells(line)[0]: md_cells(line)[1:] for line in lines[2:]}
+    assert list(rows) == [
+        'rounds', 'probes answered: SSH (via stream port)', 'probes answered: HTTP', 'worst SSH latency', 'p95 SSH latency',
+        'first kill (s after storm start)', 'threshold → first kill (s)', 'first victim (by)', 'page allocation failures',
+        'sshd / nginx / supervisord kept PID (rounds)',
+    ]
+    assert len(lines) == 2 + len(rows)  # no row repeated, no second header
     assert rows['probes answered: SSH (via stream port)'] == ['81/81 (100 %)', '68/75 (92 %, 80–100)', '4/4 (100 %)']
     assert rows['worst SSH latency'] == ['1.5 s', '5.2 s (4.9–6.0)', '1.5 s']
     assert rows['first kill (s after storm start)'] == ['22.0 s (21.0–23.0)', '35.5 s (30.0–40.0)', '—']
@@ -182,14 +188,16 @@ def test_some_rounds_without_kill_say_so():
 
 
 def test_text_table_columns_are_aligned():
+    # with, not in the last column, a side whose name is wider than its cells
     summary = table_sides()
+    summary[1:1] = sr.summarize([make_round('hardened+ttl+zram-experiment', 1)])
     text = sr.render_table(summary, 'text')
     lines = text.splitlines()
     rule = lines[1]
     assert set(rule) == {'-', ' '}
     # each column starts where its dashes start; slicing every line there gives back exactly the cells
     starts = [i for i, c in enumerate(rule) if c == '-' and (i == 0 or rule[i - 1] == ' ')]
-    assert len(starts) == 4
+    assert len(starts) == 5
     table = sr.table_rows(summary)
     for line, row in zip(lines[:1] + lines[2:], table):
         bounds = starts + [None]
