@@ -15,6 +15,9 @@ BOOT_PANIC_GRACE=10   # s the supervisor gets to replace a panicked qemu before 
 # kernel reports garbage mount paths and a dozen units fail (measured). Cost of "max": the
 # guest sees svm and loads kvm_amd (~1.6 MB of modules).
 TCG_CPU=${LABVM_TCG_CPU:-max}
+# guest ports forwarded besides SSH, each to a free port on 127.0.0.1 (`tools/labvm info` lists them): the lab entry
+# shape's nginx stream listener to sshd (443), nginx's HTTP API (8080) and the proxy stand-in's inbound sink (8443)
+LABVM_FORWARDS=${LABVM_FORWARDS-443 8080 8443}
 
 LABVM_DIR=$LOWMEM_CACHE_DIR/labvm
 KEY=$LABVM_DIR/id_ed25519
@@ -239,6 +242,15 @@ launch_qemu() {
   mkdir -p "$dir"
   for attempt in 1 2 3 4 5; do
     port=$(pick_port)
+    # the guest's other service ports (LABVM_FORWARDS), each on its own free host port: "GUEST HOST" lines
+    local fwd="hostfwd=tcp:127.0.0.1:$port-:22" g h
+    : >"$dir/forwards.new"
+    for g in $LABVM_FORWARDS; do
+      h=$(pick_port)
+      while [[ $h == "$port" ]] || grep -q " $h\$" "$dir/forwards.new"; do h=$(pick_port); done
+      fwd+=",hostfwd=tcp:127.0.0.1:$h-:$g"
+      echo "$g $h" >>"$dir/forwards.new"
+    done
     rm -f "$dir/qemu.pid" "$dir/supervisor.pid"
     : >"$dir/console.log"
     echo 0 >"$dir/console.off"
@@ -247,7 +259,7 @@ launch_qemu() {
     setsid "$SCRIPT_PATH" _supervise "$dir" -name "labvm-$(basename "$dir")" "${ACCEL_ARGS[@]}" \
       -m "$mem" -smp 2 -display none -monitor none \
       -drive "file=$disk,format=raw,if=virtio,cache=unsafe,discard=unmap" \
-      -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=n0 \
+      -netdev "user,id=n0,$fwd" -device virtio-net-pci,netdev=n0 \
       -device virtio-rng-pci "$@" </dev/null >>"$dir/supervisor.log" 2>&1 7>&- 8>&- &
     spid=$!
     for _ in $(seq 1 100); do   # qemu writes its pidfile once it runs
@@ -257,6 +269,7 @@ launch_qemu() {
     done
     if qemu_pid "$dir" >/dev/null && inst_pid "$dir" >/dev/null; then
       echo "$port" >"$dir/port"
+      mv "$dir/forwards.new" "$dir/forwards"
       echo "$ACCEL" >"$dir/accel"
       date +%s >"$dir/started"
       log "qemu started: pid $(qemu_pid "$dir") (supervisor $(inst_pid "$dir")), ${mem} MB, accel $ACCEL, ssh on 127.0.0.1:$port"

@@ -39,3 +39,16 @@ def test_oom_protect_bad_input_fails_before_writing(run_role, bad, message):
     assert 'nothing was changed' in run.output
     after = sorted(os.listdir('/etc/systemd/system')) if os.path.isdir('/etc/systemd/system') else None
     assert after == before
+
+
+@pytest.mark.parametrize('bad', [['127.0.0.1', 'proxy.example'], '127.0.0.1', ['127.0.0.1 ::1']])
+def test_oom_protect_refuses_a_penalty_exemption_that_is_no_address_list_before_writing(run_role, bad):
+    # The check runs before the OOMScoreAdjust drop-ins are written, not only before sshd's drop-in.
+    before = sorted(os.listdir('/etc/systemd/system')) if os.path.isdir('/etc/systemd/system') else None
+    run = run_role('lowmem.vps.oom_protect', {'oom_protect_sshd_penalty_exempt': bad})
+    assert run.rc != 0, run.output
+    assert 'oom_protect_sshd_penalty_exempt must be a list of IPv4/IPv6 addresses' in run.output
+    assert 'Write OOMScoreAdjust drop-ins' not in run.output
+    assert not os.path.exists('/etc/ssh/sshd_config.d/50-lowmem-penalty-exempt.conf')
+    after = sorted(os.listdir('/etc/systemd/system')) if os.path.isdir('/etc/systemd/system') else None
+    assert after == before

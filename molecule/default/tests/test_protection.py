@@ -66,3 +66,16 @@ def test_running_processes_got_the_score_where_the_kernel_allows_it(host):
         # The kernel refuses lower scores (sshd's own -1000 too): the drop-ins wait for the next start and the
         # processes are untouched rather than restarted. The VM scenario shows the live path.
         assert scores == {'ssh': 0, 'nginx': 0, 'supervisor': 0}
+
+
+def test_sshd_spares_loopback_from_its_penalties_where_openssh_has_them(host):
+    # Debian 13 (OpenSSH 10): the drop-in, in effect after the reload (sshd -T reads the files; the PID is unchanged,
+    # test_nothing_was_restarted). Debian 12 (OpenSSH 9.2) has no penalties: nothing is written.
+    dropin = host.file('/etc/ssh/sshd_config.d/50-lowmem-penalty-exempt.conf')
+    version = host.run('ssh -V').stderr
+    if re.search(r'OpenSSH_(9\.[89]|[1-9][0-9])', version):
+        assert dropin.mode == 0o644
+        assert 'PerSourcePenaltyExemptList 127.0.0.1,::1\n' in dropin.content_string
+        assert 'persourcepenaltyexemptlist 127.0.0.1,::1' in host.check_output('/usr/sbin/sshd -T')
+    else:
+        assert not dropin.exists, version
