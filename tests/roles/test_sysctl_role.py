@@ -25,13 +25,15 @@ def expected_min_free_kbytes(meminfo='/proc/meminfo'):
 
 
 def role_vars(tmp_path, **extra):
-    base = {'sysctl_file': str(tmp_path / 'sysctl.d' / '99-lowmem-network-tuning.conf'), 'sysctl_apply_live': False}
+    base = {'sysctl_file': str(tmp_path / 'sysctl.d' / '99-lowmem-network-tuning.conf'), 'sysctl_apply_live': False,
+            'sysctl_lru_gen_tmpfiles_file': str(tmp_path / 'tmpfiles.d' / 'lowmem-lru-gen.conf')}
     base.update(extra)
     return base
 
 
 def test_role_writes_the_drop_in_scaled_by_ram(tmp_path, run_role):
-    run = run_role('lowmem.vps.sysctl', role_vars(tmp_path))
+    (tmp_path / 'tmpfiles.d').mkdir()  # as /etc/tmpfiles.d is there on Debian (systemd ships it)
+    run = run_role('lowmem.vps.sysctl', role_vars(tmp_path, sysctl_lru_gen_min_ttl_ms=1000))
     assert run.rc == 0, run.output
     text = (tmp_path / 'sysctl.d' / '99-lowmem-network-tuning.conf').read_text()
     assert 'Ansible managed' in text
@@ -40,6 +42,9 @@ def test_role_writes_the_drop_in_scaled_by_ram(tmp_path, run_role):
     for line in ('vm.swappiness = 30', 'vm.vfs_cache_pressure = 100', 'net.core.netdev_max_backlog = 2500'):
         assert line in text
     assert 'live apply skipped (sysctl_apply_live is false)' in ' '.join(run.output.split())
+    # MGLRU's thrashing guard at every boot; "w-" so a kernel without MGLRU is no error.
+    rule = (tmp_path / 'tmpfiles.d' / 'lowmem-lru-gen.conf').read_text()
+    assert 'w- /sys/kernel/mm/lru_gen/min_ttl_ms - - - - 1000\n' in rule and 'Ansible managed' in rule
 
 
 def test_the_ram_class_table_is_read_as_the_role_reads_it(tmp_path):
@@ -63,9 +68,11 @@ def test_role_check_mode_writes_nothing(tmp_path, run_role):
     ({'sysctl_min_free_kbytes': 10 ** 12}, 'is above 5% of RAM'),
     ({'sysctl_file': '/etc/sysctl.conf'}, 'Debian 13 no longer reads it'),
     ({'sysctl_apply_live': 'sometimes'}, 'sysctl_apply_live'),
+    ({'sysctl_lru_gen_min_ttl_ms': 70000}, 'sysctl_lru_gen_min_ttl_ms must be 0..60000 ms or null (got 70000)'),
 ])
 def test_role_bad_input_fails_before_writing(tmp_path, run_role, bad, message):
     run = run_role('lowmem.vps.sysctl', role_vars(tmp_path, **bad))
     assert run.rc != 0
     assert message in run.output, run.output
     assert not (tmp_path / 'sysctl.d').exists()
+    assert not (tmp_path / 'tmpfiles.d').exists()

@@ -90,3 +90,11 @@ def test_tmpfiles_rule_sets_zswap_at_boot(host):
     lines = [line for line in rule.content_string.splitlines() if line and not line.startswith('#')]
     assert lines == ['w /sys/module/zswap/parameters/compressor - - - - zstd',
                      'w /sys/module/zswap/parameters/enabled - - - - Y']
+
+
+def test_tmpfiles_rule_sets_the_thrashing_guard_at_boot(host):
+    # MGLRU's min_ttl_ms (sysctl_lru_gen_min_ttl_ms: 1000 here; off by default); no live write in containers.
+    rule = host.file('/etc/tmpfiles.d/lowmem-lru-gen.conf')
+    assert rule.mode == 0o644
+    lines = [line for line in rule.content_string.splitlines() if line and not line.startswith('#')]
+    assert lines == ['w- /sys/kernel/mm/lru_gen/min_ttl_ms - - - - 1000']
