@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help demo report test setup lint sanity unit molecule-default molecule-vm lab-start lab-stop lab-ssh images clean bench-mutation
+.PHONY: help demo report test setup lint sanity unit molecule-default molecule-vm lab-start lab-stop lab-ssh images clean bench-mutation bench-storm
 
 help:
 	@echo "make demo   build and boot the 512 MB lab VM, run playbooks/harden.yml on it, show what changed"
@@ -10,7 +10,8 @@ help:
 	@echo "make test   ansible-lint, ansible-test sanity, unit tests, Molecule default (containers) and vm"
 	@echo "stages:     make setup | lint | sanity | unit | molecule-default | molecule-vm"
 	@echo "lab:        make lab-start | lab-ssh | lab-stop    images: make images    clean: make clean"
-	@echo "bench:      make bench-mutation [ARGS='sizes.py grub.py'] [CAP=seconds]   (not part of make test)"
+	@echo "bench:      make bench-storm [ROUNDS=3] [DURATION=300]   stock vs hardened 512 MB VM under the same memory storm"
+	@echo "            make bench-mutation [ARGS='sizes.py grub.py'] [CAP=seconds]   (neither is part of make test)"
 
 demo:
 	tools/demo
@@ -41,6 +42,13 @@ CAP ?= 1800
 bench-mutation:
 	tools/dev-link
 	bench/mutation --cap $(CAP) $(ARGS)
+
+# The same memory storm on a stock and a hardened lab VM (and each with min_ttl_ms): table, PNGs, raw JSON.
+ROUNDS ?= 3
+DURATION ?= 300
+bench-storm: setup
+	tools/dev-link
+	.venv/bin/python bench/storm --rounds $(ROUNDS) --duration $(DURATION)
 
 clean:
 	-tools/labvm stop --all
