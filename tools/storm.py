@@ -121,7 +121,7 @@ read -r up _ </proc/uptime
 epoch=$(date +%s.%N)
 systemd-run --quiet --unit lowmem-storm-hog /usr/bin/python3 /usr/local/lib/lowmem-lab/standin.py hog --grow {step} --every {every} --seed {seed}
 systemctl show -p MainPID --value lowmem-storm-hog >/run/lowmem-storm-hog.pid
-echo "{{\"uptime\": $up, \"epoch\": $epoch, \"pids\": \"$pids\", \"ttl\": \"$ttl\", \"hog\": $(cat /run/lowmem-storm-hog.pid)}}"
+echo "{{\"uptime\": $up, \"epoch\": $epoch, \"pids\": \"$pids\", \"ttl\": \"$ttl\", \"hog\": $(cat /run/lowmem-storm-hog.pid), \"boot_id\": \"$(cat /proc/sys/kernel/random/boot_id)\"}}"
 '''.format(units=units, readies=readies, ttl=min_ttl_ms if min_ttl_ms is not None else -1,
            entry=' '.join(ENTRY_SERVICES), step=int(step_mib), every=float(every), seed=int(seed),
            swap_off=1 if swap_off else 0)
@@ -132,6 +132,7 @@ def collect_script(since_epoch):
     return r'''set -uo pipefail
 systemctl stop lowmem-storm-sampler lowmem-storm-hog >/dev/null 2>&1
 systemctl reset-failed lowmem-storm-hog lowmem-storm-sampler >/dev/null 2>&1
+echo "boot_id $(cat /proc/sys/kernel/random/boot_id)"
 echo "pids $(systemctl show -p MainPID --value {entry} | tr '\n' ' ')"
 for s in {entry}; do echo "active $s $(systemctl is-active $s)"; done
 echo "penalty_drops $(journalctl -b -q --no-pager -o cat -u ssh --since @{since:d} | grep -c ' penalty: ')"
@@ -278,10 +279,12 @@ def _pids(text):
 def read_collect(text, start, parser=None):
     head, unused, rest = text.partition('--- samples\n')
     samples_text, unused, journal = rest.partition('--- journal\n')
-    after, active, penalties = {}, {}, None
+    after, active, penalties, boot_id = {}, {}, None, None
     for line in head.splitlines():
         if line.startswith('pids '):
             after = _pids(line[5:])
+        elif line.startswith('boot_id '):
+            boot_id = line.split()[1] if len(line.split()) > 1 else None
         elif line.startswith('penalty_drops '):
             penalties = int(line.split()[1]) if line.split()[1:] and line.split()[1].isdigit() else None
         elif line.startswith('active '):
@@ -291,6 +294,9 @@ def read_collect(text, start, parser=None):
     return {'samples': parse_samples(samples_text, start['uptime']), 'pids_after': after, 'active_after': active,
             'kills': kills, 'page_alloc_failures': failures, 'journal': journal.splitlines(),
             'sshd_penalty_drops': penalties,
+            # A guest that rebooted during the storm (under TCG a kernel panic now and then; labvm starts a fresh
+            # qemu) leaves a round that measured nothing of the storm's end: callers drop or rerun it.
+            'guest_rebooted': bool(boot_id and start.get('boot_id') and boot_id != start['boot_id']),
             'page_alloc_failure_events': [{k: e.get(k) for k in ('comm', 'order', 'mode', 'network_rx', 'time')}
                                           for e in failure_events]}
 
