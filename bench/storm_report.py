@@ -120,10 +120,20 @@ def group_by_side(rounds):
     return {side: sorted((r for r in rounds if r.get('side') == side), key=lambda r: r.get('round') or 0) for side in order}
 
 
+def valid_rounds(rounds):
+    """The rounds that measured a storm: a guest that rebooted during it (``guest_rebooted``) measured none."""
+    return [rnd for rnd in rounds or () if not rnd.get('guest_rebooted')]
+
+
+def lost_rounds(rounds):
+    """'side round N' for every round dropped by :func:`valid_rounds`."""
+    return ['%s round %s' % (rnd.get('side'), rnd.get('round')) for rnd in rounds or () if rnd.get('guest_rebooted')]
+
+
 def summarize(rounds):
-    """One summary dict per side, in side order."""
+    """One summary dict per side, in side order (rounds whose guest rebooted left out)."""
     summary = []
-    for side, side_rounds in group_by_side(rounds).items():
+    for side, side_rounds in group_by_side(valid_rounds(rounds)).items():
         metrics = [round_metrics(r) for r in side_rounds]
         entry = {'side': side, 'rounds': len(metrics)}
         for kind in ('ssh', 'http'):
@@ -350,7 +360,7 @@ def plot_all(rounds, outdir):
     """storm-<side>.png ('+' in the side made '-') in outdir for each side present; returns the paths."""
     os.makedirs(outdir, exist_ok=True)
     return [plot_side(side_rounds, os.path.join(outdir, 'storm-%s.png' % str(side).replace('+', '-')))
-            for side, side_rounds in group_by_side(rounds).items()]
+            for side, side_rounds in group_by_side(valid_rounds(rounds)).items()]
 
 
 def main(argv=None):
@@ -364,6 +374,8 @@ def main(argv=None):
             data = json.load(handle)
         rounds = data['rounds'] if isinstance(data, dict) else data
         sys.stdout.write(render_table(summarize(rounds), 'markdown' if args.markdown else 'text'))
+        if lost_rounds(rounds):
+            print('left out (the guest rebooted during the storm): %s' % ', '.join(lost_rounds(rounds)))
         if args.png_dir:
             for path in plot_all(rounds, args.png_dir):
                 print('wrote %s' % path, file=sys.stderr)

@@ -249,3 +249,11 @@ def test_main_renders_a_saved_results_file(tmp_path, capsys):
     results.write_text(json.dumps({'meta': {}}))
     assert sr.main([str(results)]) == 1
     assert "missing key 'rounds'" in capsys.readouterr().err
+
+
+def test_a_round_whose_guest_rebooted_is_left_out_of_the_table_and_named():
+    rebooted = dict(make_round('hardened', 2), guest_rebooted=True)
+    rounds = [make_round('hardened', 1), rebooted]
+    assert sr.valid_rounds(rounds) == rounds[:1]
+    assert sr.lost_rounds(rounds) == ['hardened round 2']
+    assert [entry['rounds'] for entry in sr.summarize(rounds)] == [1]
