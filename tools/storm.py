@@ -81,7 +81,7 @@ def ssh_argv(info, port=None, timeout=None):
 
 def guest(info, script, timeout=300):
     """Run a bash script on the guest over its SSH port; return stdout (raise with stderr on failure)."""
-    done = subprocess.run(ssh_argv(info) + ['bash', '-s'], input=script, capture_output=True, text=True,
+    done = subprocess.run(ssh_argv(info) + ['bash', '-s'], input=script, capture_output=True, text=True, check=False,
                           timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError('storm: guest script failed (rc %d): %s' % (done.returncode, done.stderr.strip()[-800:]))
@@ -114,14 +114,23 @@ for i in $(seq 1 600); do
 done
 [ $ok = 1 ] || {{ echo "the stand-ins did not come up" >&2; exit 1; }}
 pids=$(systemctl show -p MainPID --value {entry} | tr '\n' ' ')
-systemd-run --quiet --unit lowmem-storm-sampler -p OOMScoreAdjust=-1000 /bin/sh -c \
-  'while :; do awk '"'"'FNR == 1 && FILENAME == "/proc/uptime" {{ t = $1 }} /^(MemTotal|MemAvailable|SwapTotal|SwapFree):/ {{ v[$1] = $2 }}
-   END {{ print t, v["MemTotal:"], v["MemAvailable:"], v["SwapTotal:"], v["SwapFree:"] }}'"'"' /proc/uptime /proc/meminfo >>/run/lowmem-storm-samples; sleep 1; done'
+cat >/run/lowmem-storm-sampler <<'SAMPLER'
+while :; do
+  awk 'FNR == 1 && FILENAME == "/proc/uptime" {{ t = $1 }}
+       /^(MemTotal|MemAvailable|SwapTotal|SwapFree):/ {{ v[$1] = $2 }}
+       END {{ print t, v["MemTotal:"], v["MemAvailable:"], v["SwapTotal:"], v["SwapFree:"] }}' \
+    /proc/uptime /proc/meminfo >>/run/lowmem-storm-samples
+  sleep 1
+done
+SAMPLER
+systemd-run --quiet --unit lowmem-storm-sampler -p OOMScoreAdjust=-1000 /bin/sh /run/lowmem-storm-sampler
 read -r up _ </proc/uptime
 epoch=$(date +%s.%N)
 systemd-run --quiet --unit lowmem-storm-hog /usr/bin/python3 /usr/local/lib/lowmem-lab/standin.py hog --grow {step} --every {every} --seed {seed}
 systemctl show -p MainPID --value lowmem-storm-hog >/run/lowmem-storm-hog.pid
-echo "{{\"uptime\": $up, \"epoch\": $epoch, \"pids\": \"$pids\", \"ttl\": \"$ttl\", \"hog\": $(cat /run/lowmem-storm-hog.pid), \"boot_id\": \"$(cat /proc/sys/kernel/random/boot_id)\"}}"
+hog=$(cat /run/lowmem-storm-hog.pid)
+boot=$(cat /proc/sys/kernel/random/boot_id)
+echo "{{\"uptime\": $up, \"epoch\": $epoch, \"pids\": \"$pids\", \"ttl\": \"$ttl\", \"hog\": $hog, \"boot_id\": \"$boot\"}}"
 '''.format(units=units, readies=readies, ttl=min_ttl_ms if min_ttl_ms is not None else -1,
            entry=' '.join(ENTRY_SERVICES), step=int(step_mib), every=float(every), seed=int(seed),
            swap_off=1 if swap_off else 0)
@@ -205,7 +214,8 @@ def probe_ssh(info, t0, results, lock):
     started = time.monotonic()
     entry = {'t': round(t, 2), 'ok': False, 'latency_s': None, 'error': None, 'hog': None}
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT, stdin=subprocess.DEVNULL)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT, stdin=subprocess.DEVNULL,
+                              check=False)
         entry['ok'] = done.returncode == 0
         entry['hog'] = {'hog-alive': 'alive', 'hog-gone': 'gone'}.get(done.stdout.strip())
         if not entry['ok']:
@@ -400,7 +410,7 @@ def brief(result):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='tools/storm.py', description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(prog='tools/storm.py', description=__doc__.split('\n\n', maxsplit=1)[0])
     sub = parser.add_subparsers(dest='command', required=True)
     run = sub.add_parser('run', help='one storm on a running lab VM')
     run.add_argument('--name', default='lab', help='tools/labvm instance (default lab)')
