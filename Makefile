@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help demo report test setup lint sanity unit molecule-default molecule-vm lab-start lab-stop lab-ssh images clean bench-mutation bench-storm
+.PHONY: help demo report test setup lint sanity unit molecule-default molecule-vm lab-start lab-stop lab-ssh images clean bench-mutation bench-storm bench-footprint bench-fleet
 
 help:
 	@echo "make demo   build and boot the 512 MB lab VM, run playbooks/harden.yml on it, show what changed"
@@ -11,6 +11,8 @@ help:
 	@echo "stages:     make setup | lint | sanity | unit | molecule-default | molecule-vm"
 	@echo "lab:        make lab-start | lab-ssh | lab-stop    images: make images    clean: make clean"
 	@echo "bench:      make bench-storm [ROUNDS=3] [DURATION=300]   stock vs hardened 512 MB VM under the same memory storm"
+	@echo "            make bench-footprint   peak RSS of every module on the 512 MB VM, converge and rerun"
+	@echo "            make bench-fleet [SIZES='1 10 20']   harden.yml on N Debian 13 containers: wall time, rerun changes"
 	@echo "            make bench-mutation [ARGS='sizes.py grub.py'] [CAP=seconds]   (neither is part of make test)"
 
 demo:
@@ -49,6 +51,17 @@ DURATION ?= 300
 bench-storm: setup
 	tools/dev-link
 	.venv/bin/python bench/storm --rounds $(ROUNDS) --duration $(DURATION)
+
+# What the collection costs a 512 MB box: peak RSS per module, lowest MemAvailable during converge and rerun.
+bench-footprint: setup
+	tools/dev-link
+	.venv/bin/python bench/footprint
+
+# harden.yml on 1, 10, 20 Debian 13 systemd containers: wall time, per-host time, changed on the rerun.
+SIZES ?= 1 10 20
+bench-fleet: setup
+	tools/dev-link
+	.venv/bin/python bench/fleet --sizes "$(SIZES)"
 
 clean:
 	-tools/labvm stop --all
