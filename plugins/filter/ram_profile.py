@@ -29,8 +29,9 @@ options:
       C(auto) follows the memory.
     type: str
   profiles:
-    description: Changes to the built-in profiles, merged key by key (C({"1g": {"sysctl_swappiness": 20}})); new
-      classes must give every key.
+    description:
+      - "Changes to the built-in profiles, merged key by key (C({\"1g\": {\"sysctl_swappiness\": 20}})); new classes must
+        give every key."
     type: dict
 '''
 

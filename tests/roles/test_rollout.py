@@ -76,7 +76,6 @@ def test_a_canary_failing_the_gate_stops_the_rollout_before_the_next_batch(tmp_p
     assert 'web2' not in recap(run) and 'web3' not in recap(run), run.output
 
 
-
 def test_one_failed_host_in_a_batch_stops_the_next_batch(tmp_path, sandboxed):
     """max_fail_percentage 0: a batch of two where one host fails is enough (Ansible alone stops only when all do)."""
     hosts = ('canary', 'web2', 'web3', 'web4')
