@@ -3,25 +3,25 @@
 """The sysctl role: good input writes the drop-in; each kind of bad input fails before anything is written."""
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
-import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+_SPEC = importlib.util.spec_from_file_location('ram_class', os.path.join(ROOT, 'plugins', 'module_utils', 'ram_class.py'))
+RAM_CLASS = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(RAM_CLASS)
 
 
-def expected_min_free_kbytes(meminfo='/proc/meminfo'):
-    """vm.min_free_kbytes for this machine: its MemTotal through the role's own RAM-class table (vars/main.yml).
+def expected_profile(meminfo='/proc/meminfo'):
+    """The RAM-class profile of this machine, through the collection's one table (plugins/module_utils/ram_class.py).
 
     memtotal_mb as Ansible's hardware facts compute it: MemTotal in kB, integer-divided by 1024.
     """
     with open(meminfo) as handle:
         memtotal_kb = next(int(line.split()[1]) for line in handle if line.startswith('MemTotal:'))
-    memtotal_mb = memtotal_kb // 1024
-    with open(os.path.join(ROOT, 'roles', 'sysctl', 'vars', 'main.yml')) as handle:
-        table = yaml.safe_load(handle)['__sysctl_min_free_kbytes_by_ram']
-    return next(row['kbytes'] for row in table if row['max_mb'] >= memtotal_mb)
+    return RAM_CLASS.profile(memtotal_kb // 1024)
 
 
 def role_vars(tmp_path, **extra):
@@ -38,8 +38,9 @@ def test_role_writes_the_drop_in_scaled_by_ram(tmp_path, run_role):
     text = (tmp_path / 'sysctl.d' / '99-lowmem-network-tuning.conf').read_text()
     assert 'Ansible managed' in text
     # The RAM class of the machine running the test (a small runner gets a smaller value).
-    assert 'vm.min_free_kbytes = %d\n' % expected_min_free_kbytes() in text
-    for line in ('vm.swappiness = 30', 'vm.vfs_cache_pressure = 100', 'net.core.netdev_max_backlog = 2500'):
+    assert 'vm.min_free_kbytes = %d\n' % expected_profile()['sysctl_min_free_kbytes'] in text
+    assert 'vm.swappiness = %d\n' % expected_profile()['sysctl_swappiness'] in text
+    for line in ('vm.vfs_cache_pressure = 100', 'net.core.netdev_max_backlog = 2500'):
         assert line in text
     assert 'live apply skipped (sysctl_apply_live is false)' in ' '.join(run.output.split())
     # MGLRU's thrashing guard at every boot; "w-" so a kernel without MGLRU is no error.
@@ -48,12 +49,20 @@ def test_role_writes_the_drop_in_scaled_by_ram(tmp_path, run_role):
 
 
 def test_the_ram_class_table_is_read_as_the_role_reads_it(tmp_path):
-    """The expected value above comes from the role's table: small machines land in the small classes."""
+    """The expected values above come from the collection's table: small machines land in the small classes."""
     for memtotal_kb, kbytes in ((470000, 16384), (786432, 16384), (786433 + 1023, 24576), (1572864, 24576),
                                 (1573888, 32768), (24683584, 32768)):
         meminfo = tmp_path / 'meminfo'
         meminfo.write_text('MemTotal:       %d kB\nMemFree:        1000 kB\n' % memtotal_kb)
-        assert expected_min_free_kbytes(str(meminfo)) == kbytes, memtotal_kb
+        assert expected_profile(str(meminfo))['sysctl_min_free_kbytes'] == kbytes, memtotal_kb
+
+
+def test_the_inventory_class_and_its_changed_profile_win_over_the_memory(tmp_path, run_role):
+    run = run_role('lowmem.vps.sysctl', role_vars(tmp_path, lowmem_ram_class='512m',
+                                                  lowmem_ram_profiles={'512m': {'sysctl_swappiness': 25}}))
+    assert run.rc == 0, run.output
+    text = (tmp_path / 'sysctl.d' / '99-lowmem-network-tuning.conf').read_text()
+    assert 'vm.min_free_kbytes = 16384\n' in text and 'vm.swappiness = 25\n' in text, text
 
 
 def test_role_check_mode_writes_nothing(tmp_path, run_role):
