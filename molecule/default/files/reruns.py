@@ -89,7 +89,9 @@ class Reruns:
             json.dump(extra_vars, handle)
         try:
             proc = subprocess.run(
-                ['ansible-playbook', '-i', self.inventory, '--tags', tags, '-e', '@' + handle.name] + list(options)
+                # all hosts at once (lowmem_serial=0), as the operator here does: no canary, every host recorded
+                ['ansible-playbook', '-i', self.inventory, '--tags', tags, '-e', 'lowmem_serial=0', '-e', '@' + handle.name]
+                + list(options)
                 + [self.playbook],
                 capture_output=True, text=True, check=False, env=dict(os.environ, ANSIBLE_NOCOLOR='1'))
         finally:
