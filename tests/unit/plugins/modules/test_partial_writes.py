@@ -19,6 +19,7 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.lowmem.vps.plugins.module_utils import zswap as zswap_utils
 from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 from ansible_collections.lowmem.vps.plugins.modules import (
     compose_limits, docker_daemon_json, earlyoom, kernel_cleanup, oom_protect, openpgp_keyring, swapfile, sysctl_dropin,
@@ -80,7 +81,7 @@ def test_earlyoom_file_written_then_restart_fails(tmp_path, monkeypatch, module_
 def test_zswap_one_runtime_value_set_then_the_next_refused(tmp_path, monkeypatch, capsys):
     box = test_zswap.System(tmp_path, monkeypatch, crypto=test_zswap.PROC_CRYPTO)
     test_zswap.refuse_enabled(monkeypatch)
-    code, result = call(capsys, zswap.ARGUMENT_SPEC, lambda context: zswap.run(context, box.paths), 'zswap',
+    code, result = call(capsys, zswap.ARGUMENT_SPEC, lambda context: zswap_utils.run(context, paths=box.paths), 'zswap',
                         compressor='zstd')
     assert_changed_failure(code, result, 'already set: compressor=zstd')
     assert box.param('compressor') == 'zstd'
