@@ -19,7 +19,7 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.lowmem.vps.plugins.module_utils import zswap as zswap_utils
+from ansible_collections.lowmem.vps.plugins.module_utils import sysctl as sysctl_utils, zswap as zswap_utils
 from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 from ansible_collections.lowmem.vps.plugins.modules import (
     compose_limits, docker_daemon_json, earlyoom, kernel_cleanup, oom_protect, openpgp_keyring, swapfile, sysctl_dropin,
@@ -57,11 +57,8 @@ def test_sysctl_dropin_file_written_then_a_live_value_refused(tmp_path, capsys):
     # A kernel file that reads a number but cannot be opened for writing, even by root (kernfs: no write mode).
     os.symlink('/sys/kernel/uevent_seqnum', str(proc_sys / 'vm' / 'swappiness'))
     path = tmp_path / 'sysctl.d' / '99-lowmem.conf'
-    spec = dict(path=dict(type='path'), settings=dict(type='dict'), header=dict(type='str', default=''),
-                apply=dict(type='bool', default=True), hidden_net_keys_ok=dict(type='bool', default=False),
-                min_free_kbytes_max_percent=dict(type='float', default=5.0), state=dict(type='str', default='present'))
-    code, result = call(capsys, spec, lambda context: sysctl_dropin.converge(context, str(proc_sys)), 'sysctl_dropin',
-                        path=str(path), settings={'net.core.netdev_max_backlog': 2500, 'vm.swappiness': 30})
+    code, result = call(capsys, sysctl_dropin.ARGUMENT_SPEC, lambda context: sysctl_utils.run(context, paths=sysctl_utils.Paths(
+        proc_sys=str(proc_sys))), 'sysctl_dropin', path=str(path), settings={'net.core.netdev_max_backlog': 2500, 'vm.swappiness': 30})
     assert_changed_failure(code, result, 'could not be set live')
     assert path.read_text().count('= ') == 2
     assert (proc_sys / 'net' / 'core' / 'netdev_max_backlog').read_text() == '2500\n'
@@ -69,6 +66,23 @@ def test_sysctl_dropin_file_written_then_a_live_value_refused(tmp_path, capsys):
     assert any('vm.swappiness = 30' in text for text in texts)                     # the file
     assert any('net.core.netdev_max_backlog = 2500' in text and 'vm.swappiness' not in text for text in texts)  # live
 
+
+
+def test_sysctl_dropin_file_unchanged_one_live_value_set_then_the_next_refused(tmp_path, capsys):
+    """The drop-in is already right: only the live write changed the host, and the failure still says so."""
+    proc_sys = tmp_path / 'proc' / 'sys'
+    (proc_sys / 'net' / 'core').mkdir(parents=True)
+    (proc_sys / 'net' / 'core' / 'netdev_max_backlog').write_text('1000\n')
+    (proc_sys / 'vm').mkdir()
+    os.symlink('/sys/kernel/uevent_seqnum', str(proc_sys / 'vm' / 'swappiness'))
+    path = tmp_path / 'sysctl.d' / '99-lowmem.conf'
+    path.parent.mkdir()
+    path.write_text('net.core.netdev_max_backlog = 2500\nvm.swappiness = 30\n')
+    code, result = call(capsys, sysctl_dropin.ARGUMENT_SPEC, lambda context: sysctl_utils.run(context, paths=sysctl_utils.Paths(
+        proc_sys=str(proc_sys))), 'sysctl_dropin', path=str(path), settings={'net.core.netdev_max_backlog': 2500, 'vm.swappiness': 30})
+    assert_changed_failure(code, result, 'unchanged, but vm.swappiness could not be set live')
+    assert (proc_sys / 'net' / 'core' / 'netdev_max_backlog').read_text() == '2500\n'
+    assert [entry['after'] for entry in result['diff']] == ['net.core.netdev_max_backlog = 2500\n']
 
 def test_earlyoom_file_written_then_restart_fails(tmp_path, monkeypatch, module_runner):
     box = test_earlyoom.Host(tmp_path, monkeypatch)
