@@ -22,7 +22,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.lowmem.vps.plugins.module_utils import sysctl as sysctl_utils, zswap as zswap_utils
 from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 from ansible_collections.lowmem.vps.plugins.modules import (
-    compose_limits, docker_daemon_json, earlyoom, kernel_cleanup, oom_protect, openpgp_keyring, swapfile, sysctl_dropin,
+    compose_limits, docker_daemon_json, earlyoom, kernel_cleanup, openpgp_keyring, swapfile, sysctl_dropin,
     zswap,
 )
 from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__openpgp import ED25519_FPR, fixture
@@ -102,11 +102,11 @@ def test_zswap_one_runtime_value_set_then_the_next_refused(tmp_path, monkeypatch
     assert 'compressor = zstd' in result['diff'][0]['after'] and 'compressor = lzo' in result['diff'][0]['before']
 
 
-def test_oom_protect_drop_ins_written_then_daemon_reload_fails(tmp_path, monkeypatch, module_runner):
+def test_oom_protect_drop_ins_written_then_daemon_reload_fails(tmp_path, monkeypatch, capsys):
     host = test_oom_protect.Host(tmp_path, monkeypatch)
     fake = (tmp_path / 'bin' / 'systemctl')
     fake.write_text(fake.read_text().replace('daemon-reload) exit 0', 'daemon-reload) echo "Access denied" >&2; exit 1'))
-    code, result = module_runner(oom_protect.main, host.params())
+    code, result = test_oom_protect.protect(host, capsys, host.params())
     assert_changed_failure(code, result, 'daemon-reload')
     assert any('OOMScoreAdjust=-700' in entry['after'] for entry in result['diff'])
 
