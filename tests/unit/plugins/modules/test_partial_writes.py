@@ -126,9 +126,7 @@ def test_kernel_cleanup_purged_then_update_grub_fails(tmp_path, capsys):
     host = test_kernel_cleanup.Host(tmp_path, '6.12.48+deb13-amd64')
     read_only = 'cannot create /boot/grub/grub.cfg.new: Read-only file system\n'
     fake = test_kernel_cleanup.FakeDpkg(test_kernel_cleanup.TRIXIE, fail={'update-grub': (1, '', read_only)})
-    spec = dict(keep=dict(type='int', default=2), update_grub=dict(type='bool', default=True),
-                purge=dict(type='bool', default=True))
-    code, result = call(capsys, spec, lambda context: kernel_cleanup.run(
+    code, result = call(capsys, kernel_cleanup.ARGUMENT_SPEC, lambda context: kernel_cleanup.run(
         context, runner=fake, which=fake.which, paths=host.paths), 'kernel_cleanup')
     assert_changed_failure(code, result, 'update-grub failed')
 
