@@ -67,7 +67,6 @@ def test_sysctl_dropin_file_written_then_a_live_value_refused(tmp_path, capsys):
     assert any('net.core.netdev_max_backlog = 2500' in text and 'vm.swappiness' not in text for text in texts)  # live
 
 
-
 def test_sysctl_dropin_file_unchanged_one_live_value_set_then_the_next_refused(tmp_path, capsys):
     """The drop-in is already right: only the live write changed the host, and the failure still says so."""
     proc_sys = tmp_path / 'proc' / 'sys'
@@ -83,6 +82,7 @@ def test_sysctl_dropin_file_unchanged_one_live_value_set_then_the_next_refused(t
     assert_changed_failure(code, result, 'unchanged, but vm.swappiness could not be set live')
     assert (proc_sys / 'net' / 'core' / 'netdev_max_backlog').read_text() == '2500\n'
     assert [entry['after'] for entry in result['diff']] == ['net.core.netdev_max_backlog = 2500\n']
+
 
 def test_earlyoom_file_written_then_restart_fails(tmp_path, monkeypatch, module_runner):
     box = test_earlyoom.Host(tmp_path, monkeypatch)

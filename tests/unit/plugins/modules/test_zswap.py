@@ -262,7 +262,6 @@ def test_read_only_parameter_fails_with_the_container_hint_and_changes_nothing(s
     assert box.snapshot() == before
 
 
-
 def test_compressor_loaded_then_a_parameter_not_writable_reports_the_load(system, zswap):
     """modprobe loading zstd changes the running kernel: a refusal after it says changed, never "nothing was changed"."""
     box = system()  # /proc/crypto without zstd: the fake modprobe loads it
@@ -274,6 +273,7 @@ def test_compressor_loaded_then_a_parameter_not_writable_reports_the_load(system
     assert result['changed'] is True and 'cannot write %s' % target in result['msg']
     assert 'nothing was changed' not in result['msg']
     assert box.text('grub') == TRIXIE_VPS_GRUB
+
 
 def refuse_enabled(monkeypatch):
     """The kernel refusing enabled=Y with EINVAL, as zswap does when it cannot create a pool (other writes go through).
