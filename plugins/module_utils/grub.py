@@ -21,6 +21,7 @@ from ansible_collections.lowmem.vps.plugins.module_utils.files import read_kerne
 from ansible_collections.lowmem.vps.plugins.module_utils.errors import RefusedError
 
 GRUB_DEFAULT = '/etc/default/grub'
+GRUBENV_PATH = '/boot/grub/grubenv'
 GRUB_D = '/etc/default/grub.d'
 PROC_CMDLINE = '/proc/cmdline'
 CMDLINE_DEFAULT = 'GRUB_CMDLINE_LINUX_DEFAULT'
@@ -30,6 +31,8 @@ _VARIABLE_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 # Characters a bare (unquoted) shell word may hold without changing its meaning.
 _BARE_RE = re.compile(r'^[A-Za-z0-9_.,:/=+@%-]+$')
 # What a token this module sets may hold: no quoting, no shell expansion needed in any quoting style.
+# What follows a release in a GRUB menu entry title or id.
+_ENTRY_END = r'(?=$|[\s>\'")]|-advanced-|-recovery-)'
 _SAFE_TOKEN_RE = re.compile(r'^[A-Za-z0-9_.-]+(?:=[A-Za-z0-9_.,:/+@%-]*)?$')
 
 
@@ -363,3 +366,45 @@ def cmdline_differs(wanted, text, normalize=None):
         if key not in have or norm(key, have[key]) != norm(key, token_value(token)):
             missing.append(token)
     return missing
+
+
+# ---------------------------------------------------------------- default boot entry
+
+
+def release_in_entry(entry, releases=()):
+    """The release a GRUB menu entry title or id names (``...with Linux 6.1.0-27-amd64``,
+    ``gnulinux-6.1.0-27-amd64-advanced-<uuid>``): the longest matching one of ``releases``, else the release
+    written after ``with Linux`` or ``gnulinux-`` (a kernel that is gone); None when the entry names none."""
+    entry = entry or ''
+    for release in sorted(releases, key=len, reverse=True):
+        if re.search(r'(?:^|[\s>-])%s%s' % (re.escape(release), _ENTRY_END), entry):
+            return release
+    match = re.search(r'(?:with Linux |gnulinux-)(\d+\.\d+[^\s>\'"]*?)%s' % _ENTRY_END, entry)
+    return match.group(1) if match else None
+
+
+def parse_grubenv(text):
+    """{name: value} of a GRUB environment block (``saved_entry=...`` lines; the ``#`` padding is skipped)."""
+    values = {}
+    for line in (text or '').splitlines():
+        name, sep, value = line.partition('=')
+        if sep and not name.startswith('#'):
+            values[name.strip()] = value
+    return values
+
+
+def default_boot_release(grub_text, grubenv_text, releases):
+    """The release of the kernel GRUB boots by default, or None when that is not a named kernel.
+
+    ``GRUB_DEFAULT`` of /etc/default/grub (the last assignment; ``0`` when absent) names a menu entry by title or
+    id, or is ``saved`` (then ``saved_entry`` of /boot/grub/grubenv). A menu index (``0``, ``1>2``) gives None:
+    entry 0 is the newest kernel, which is kept anyway, and other indexes cannot be told without grub.cfg.
+    """
+    try:
+        assignments = find_assignments(grub_text or '', 'GRUB_DEFAULT')
+    except GrubError:
+        return None
+    value = assignments[-1].value.strip() if assignments else '0'
+    if value == 'saved':
+        value = parse_grubenv(grubenv_text).get('saved_entry', '')
+    return release_in_entry(value, releases)

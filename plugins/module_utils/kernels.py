@@ -2,7 +2,8 @@
 # Copyright (c) lowmem.vps contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Old kernel packages: dpkg's version order, which installed kernels to keep, which packages to purge.
+"""Old kernel packages: which installed kernels to keep, which packages to purge (dpkg's version order is
+dpkg.py's, the kernel GRUB boots by default grub.py's).
 
 The parsers and the planner are pure functions over text or plain values, with the system paths as
 default arguments. :func:`run` carries a plan out through a module-like object (``check_mode``) and two
@@ -31,17 +32,16 @@ Safety rules, in one place:
 
 from __future__ import annotations
 
-import functools
 import re
 
+from ansible_collections.lowmem.vps.plugins.module_utils.dpkg import version_key
 from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
 from ansible_collections.lowmem.vps.plugins.module_utils.files import read_kernel_text, read_text
-from ansible_collections.lowmem.vps.plugins.module_utils.grub import GRUB_DEFAULT, GrubError, find_assignments
+from ansible_collections.lowmem.vps.plugins.module_utils.grub import GRUB_DEFAULT, GRUBENV_PATH, default_boot_release
 from ansible_collections.lowmem.vps.plugins.module_utils.runner import C_LOCALE, commands, tail
 
 OSRELEASE_PATH = '/proc/sys/kernel/osrelease'
-GRUBENV_PATH = '/boot/grub/grubenv'
-PATHS = {'osrelease': OSRELEASE_PATH, 'grub_default': GRUB_DEFAULT, 'grubenv': GRUBENV_PATH}
+DEFAULTS = dict(keep=2, update_grub=True, purge=True)
 # dpkg-query expands \t and \n itself; the list argument reaches it unquoted.
 DPKG_FORMAT = '${Package}\\t${Version}\\t${db:Status-Abbrev}\\n'
 APT_ENV = dict(C_LOCALE, DEBIAN_FRONTEND='noninteractive')
@@ -61,8 +61,15 @@ _RELEASE_RE = re.compile(r'^(?P<base>\d+\.\d+(?:\.\d+)*(?:-\d+(?:\.[0-9A-Za-z]+)
 _XANMOD_RE = re.compile(r'^xanmod\d*$')
 _RT_RE = re.compile(r'^rt\d*$')
 _SIMULATED_RE = re.compile(r'^(?:Purg|Remv) (\S+)')
-# What follows a release in a GRUB menu entry title or id.
-_ENTRY_END = r'(?=$|[\s>\'")]|-advanced-|-recovery-)'
+
+
+class Paths(object):
+    """The system files kernel_cleanup reads; tests point them under a temporary tree."""
+
+    def __init__(self, osrelease=OSRELEASE_PATH, grub_default=GRUB_DEFAULT, grubenv=GRUBENV_PATH):
+        self.osrelease = osrelease
+        self.grub_default = grub_default
+        self.grubenv = grubenv
 
 
 class KernelError(RefusedError):
@@ -71,82 +78,6 @@ class KernelError(RefusedError):
 
 class KernelFailure(PartialFailure):
     """A step failed after changes began; the message says what state the host was left in."""
-
-
-# ---------------------------------------------------------------- Debian version order
-
-
-def _order(char):
-    """dpkg's weight of one non-digit character: ``~`` first, then the end of the string, letters, everything else."""
-    if char == '~':
-        return -1
-    if not char or _isdigit(char):
-        return 0
-    if char.isascii() and char.isalpha():
-        return ord(char)
-    return ord(char) + 256
-
-
-def _isdigit(char):
-    return '0' <= char <= '9' if char else False
-
-
-def _verrevcmp(left, right):
-    """dpkg's comparison of two upstream versions or two revisions (negative, 0, positive)."""
-    i = j = 0
-    while i < len(left) or j < len(right):
-        first_diff = 0
-        while (i < len(left) and not _isdigit(left[i])) or (j < len(right) and not _isdigit(right[j])):
-            a = _order(left[i] if i < len(left) else '')
-            b = _order(right[j] if j < len(right) else '')
-            if a != b:
-                return a - b
-            i += 1
-            j += 1
-        while i < len(left) and left[i] == '0':
-            i += 1
-        while j < len(right) and right[j] == '0':
-            j += 1
-        while i < len(left) and j < len(right) and _isdigit(left[i]) and _isdigit(right[j]):
-            if not first_diff:
-                first_diff = ord(left[i]) - ord(right[j])
-            i += 1
-            j += 1
-        if i < len(left) and _isdigit(left[i]):
-            return 1
-        if j < len(right) and _isdigit(right[j]):
-            return -1
-        if first_diff:
-            return first_diff
-    return 0
-
-
-def split_version(version):
-    """(epoch, upstream, revision) of a Debian version; the revision is what follows the last ``-`` ('' without one)."""
-    version = version.strip()
-    epoch = 0
-    if ':' in version:
-        text, version = version.split(':', 1)
-        if not text.isdigit():
-            raise KernelError('version %r has an epoch that is not a number' % text)
-        epoch = int(text)
-    upstream, sep, revision = version.rpartition('-')
-    if not sep:
-        upstream, revision = revision, ''
-    return epoch, upstream, revision
-
-
-def compare_versions(left, right):
-    """-1, 0 or 1 as ``dpkg --compare-versions left lt|eq|gt right`` (epoch, then upstream, then revision)."""
-    left_epoch, left_upstream, left_revision = split_version(left)
-    right_epoch, right_upstream, right_revision = split_version(right)
-    if left_epoch != right_epoch:
-        return -1 if left_epoch < right_epoch else 1
-    result = _verrevcmp(left_upstream, right_upstream) or _verrevcmp(left_revision, right_revision)
-    return (result > 0) - (result < 0)
-
-
-version_key = functools.cmp_to_key(compare_versions)
 
 
 # ---------------------------------------------------------------- parsing
@@ -294,48 +225,6 @@ def kernels_of(packages):
             by_release.setdefault(package.key, []).append(package)
     return dict((release, Kernel(release, members)) for release, members in by_release.items()
                 if any(package.kind == 'image' for package in members))
-
-
-# ---------------------------------------------------------------- default boot entry
-
-
-def release_in_entry(entry, releases=()):
-    """The release a GRUB menu entry title or id names (``...with Linux 6.1.0-27-amd64``,
-    ``gnulinux-6.1.0-27-amd64-advanced-<uuid>``): the longest matching one of ``releases``, else the release
-    written after ``with Linux`` or ``gnulinux-`` (a kernel that is gone); None when the entry names none."""
-    entry = entry or ''
-    for release in sorted(releases, key=len, reverse=True):
-        if re.search(r'(?:^|[\s>-])%s%s' % (re.escape(release), _ENTRY_END), entry):
-            return release
-    match = re.search(r'(?:with Linux |gnulinux-)(\d+\.\d+[^\s>\'"]*?)%s' % _ENTRY_END, entry)
-    return match.group(1) if match else None
-
-
-def parse_grubenv(text):
-    """{name: value} of a GRUB environment block (``saved_entry=...`` lines; the ``#`` padding is skipped)."""
-    values = {}
-    for line in (text or '').splitlines():
-        name, sep, value = line.partition('=')
-        if sep and not name.startswith('#'):
-            values[name.strip()] = value
-    return values
-
-
-def default_boot_release(grub_text, grubenv_text, releases):
-    """The release of the kernel GRUB boots by default, or None when that is not a named kernel.
-
-    ``GRUB_DEFAULT`` of /etc/default/grub (the last assignment; ``0`` when absent) names a menu entry by title or
-    id, or is ``saved`` (then ``saved_entry`` of /boot/grub/grubenv). A menu index (``0``, ``1>2``) gives None:
-    entry 0 is the newest kernel, which is kept anyway, and other indexes cannot be told without grub.cfg.
-    """
-    try:
-        assignments = find_assignments(grub_text or '', 'GRUB_DEFAULT')
-    except GrubError:
-        return None
-    value = assignments[-1].value.strip() if assignments else '0'
-    if value == 'saved':
-        value = parse_grubenv(grubenv_text).get('saved_entry', '')
-    return release_in_entry(value, releases)
 
 
 # ---------------------------------------------------------------- the plan
@@ -490,20 +379,25 @@ def _check_after(runner, dpkg_query, purge_list, unplanned, purge):
         return ['the package state could not be read back (%s)' % exc], None
 
 
-def run(module, keep=2, update_grub=True, purge=True, runner=None, which=None, paths=None):
+def run(module, runner=None, which=None, paths=None, params=None):
     """Plan and (outside check mode) purge old kernels; return the module result.
 
+    ``module`` is a result.Context; ``params`` (default: the module's) gives keep, update_grub and purge. Tests
+    replace the commands (``runner``, ``which``) and the system files (``paths``, a :class:`Paths`).
     Raises KernelError (nothing changed) for bad input and refusals, KernelFailure when a step fails once apt-get ran.
     """
     runner, which = commands(module, runner, which)
-    paths = dict(PATHS, **(paths or {}))
+    paths = paths or Paths()
+    params = dict(DEFAULTS, **dict((key, value) for key, value in (params or module.params).items()
+                                   if key in DEFAULTS and value is not None))
+    keep, update_grub, purge = params['keep'], params['update_grub'], params['purge']
     check_keep(keep)
-    running = running_release(paths['osrelease'])
+    running = running_release(paths.osrelease)
     dpkg_query = which('dpkg-query')
     if not dpkg_query:
         raise KernelError('dpkg-query is not installed: kernel_cleanup manages the kernel packages of Debian and its derivatives')
     packages = query(runner, dpkg_query)
-    default = default_boot_release(read_text(paths['grub_default']), read_text(paths['grubenv']), list(kernels_of(packages)))
+    default = default_boot_release(read_text(paths.grub_default), read_text(paths.grubenv), list(kernels_of(packages)))
     kept, purge_list, reasons = plan(packages, running, keep, default, purge)
     kernels = sorted(kernels_of(packages).values(), key=lambda kernel: kernel.order_key, reverse=True)
     gone = set(purge_list)

@@ -35,7 +35,7 @@ from ansible_collections.lowmem.vps.plugins.module_utils.kernel_log import (
 from ansible_collections.lowmem.vps.plugins.module_utils.meminfo import MeminfoError, read_meminfo
 from ansible_collections.lowmem.vps.plugins.module_utils.memory_history import DEFAULT_GROWTH_KB_PER_HOUR, HISTORY_FILE, history
 from ansible_collections.lowmem.vps.plugins.module_utils.oom import audit, parse_show, show_command, unit_name, unit_pids
-from ansible_collections.lowmem.vps.plugins.module_utils.runner import StreamError, tail
+from ansible_collections.lowmem.vps.plugins.module_utils.runner import StreamError, commands, stream_lines, tail
 
 PROC_ROOT = '/proc'
 SYS_ROOT = '/sys'
@@ -664,9 +664,31 @@ def _rx_frames(failures):
 
 # ---------------------------------------------------------------- all of it
 
-def collect(params, runner, which, stream, proc_root=PROC_ROOT, sys_root=SYS_ROOT, journald_conf=JOURNALD_CONF,
-            journald_dropins=JOURNALD_DROPIN_DIRS, journal_dir=JOURNAL_DIR, docker_socket=None, clock=time.time):
+class Paths(object):
+    """The system trees and files memory_facts reads; tests point them under a temporary tree."""
+
+    def __init__(self, proc_root=PROC_ROOT, sys_root=SYS_ROOT, journald_conf=JOURNALD_CONF,
+                 journald_dropins=JOURNALD_DROPIN_DIRS, journal_dir=JOURNAL_DIR):
+        self.proc_root = proc_root
+        self.sys_root = sys_root
+        self.journald_conf = journald_conf
+        self.journald_dropins = tuple(journald_dropins)
+        self.journal_dir = journal_dir
+
+
+def run(module, runner=None, which=None, paths=None):
+    """What the memory_facts module returns; ``module`` is a result.Context. Tests replace the commands (``runner``,
+    ``which``) and the system paths (``paths``, a :class:`Paths`)."""
+    runner, which = commands(module, runner, which)
+    result = collect(module.params, runner, which, stream_lines, paths)
+    result['changed'] = False
+    return result
+
+
+def collect(params, runner, which, stream, paths=None, clock=time.time):
     """Everything memory_facts returns (``changed`` aside)."""
+    paths = paths or Paths()
+    proc_root, sys_root = paths.proc_root, paths.sys_root
     check_params(params)
     notes = []
     try:
@@ -690,8 +712,8 @@ def collect(params, runner, which, stream, proc_root=PROC_ROOT, sys_root=SYS_ROO
     facts['protected_units'], note = read_units(runner, which, list(DEFAULT_UNITS if units is None else units),
                                                 proc_root, os.path.join(sys_root, 'fs', 'cgroup'))
     notes.append(note)
-    facts['journal'] = journal_storage(journald_conf, journald_dropins, journal_dir)
-    facts['containers'] = read_containers(docker_socket or params.get('docker_socket') or DOCKER_SOCKET)
+    facts['journal'] = journal_storage(paths.journald_conf, paths.journald_dropins, paths.journal_dir)
+    facts['containers'] = read_containers(params.get('docker_socket') or DOCKER_SOCKET)
     notes.append(facts['containers'].pop('note', None))
     facts['events'], facts['events_source'] = read_events(
         stream, runner, which, boots=params.get('boots', 1), since=params.get('since'),

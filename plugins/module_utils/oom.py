@@ -41,8 +41,7 @@ DEFAULT_SCORE = -700
 DEFAULT_DROPIN = '50-lowmem-oom-protect.conf'
 DEFAULT_HEADER = 'Ansible managed: lowmem.vps.oom_protect'
 DEFAULTS = dict(units=None, score=DEFAULT_SCORE, dropin_name=DEFAULT_DROPIN, header=DEFAULT_HEADER,
-                allow_unkillable_sessions=False, live=True, daemon_reload=True, systemd_dir=SYSTEMD_DIR,
-                proc_root=PROC_ROOT, cgroup_root=CGROUP_ROOT)
+                allow_unkillable_sessions=False, live=True, daemon_reload=True, systemd_dir=SYSTEMD_DIR)
 SHOW_PROPERTIES = ('Id', 'LoadState', 'MainPID', 'ControlGroup', 'OOMScoreAdjust')
 SCORE_MIN, SCORE_MAX = -1000, 1000
 SCOPES = ('main', 'all')
@@ -60,6 +59,15 @@ VANISHED = (errno.ENOENT, errno.ESRCH)
 _UNIT_CHARS_RE = re.compile(r'^[A-Za-z0-9:_.@\\-]+$')
 _DROPIN_RE = re.compile(r'^[A-Za-z0-9_.@-]+\.conf$')
 _INT_RE = re.compile(r'^\s*[-+]?[0-9]+\s*$')
+
+
+class Paths(object):
+    """The kernel's trees oom_protect reads and writes (``/proc``, ``/sys/fs/cgroup``); tests point them under a
+    temporary tree."""
+
+    def __init__(self, proc_root=PROC_ROOT, cgroup_root=CGROUP_ROOT):
+        self.proc_root = proc_root
+        self.cgroup_root = cgroup_root
 
 
 class OomError(RefusedError):
@@ -370,12 +378,13 @@ def plan_live(pids, score, proc_root=PROC_ROOT):
     return plan
 
 
-def apply_live(plan, score, proc_root=PROC_ROOT, check_mode=False, write=write_adj):
+def apply_live(plan, score, proc_root=PROC_ROOT, check_mode=False, wrote=None):
     """Carry out ``plan`` from :func:`plan_live` (nothing in check mode). Returns (entries, refused pids).
 
     A process gone meanwhile is dropped; a refused write (EACCES/EPERM) stays with ``written`` false; any other
-    error raises OSError. In check mode a write the kernel would refuse (:func:`lowering_allowed`) is reported as
-    refused, as the real run would.
+    error raises OSError. ``wrote(entry)`` is called after each value written, as it happens, so an error at a
+    later pid still leaves a record of the earlier writes. In check mode a write the kernel would refuse
+    (:func:`lowering_allowed`) is reported as refused, as the real run would.
     """
     entries = []
     refused = []
@@ -386,7 +395,7 @@ def apply_live(plan, score, proc_root=PROC_ROOT, check_mode=False, write=write_a
             entry.update(written=False, after=entry['before'])
         elif entry['written'] and not check_mode:
             try:
-                write(entry['pid'], score, proc_root)
+                write_adj(entry['pid'], score, proc_root)
             except OSError as exc:
                 if exc.errno in VANISHED:
                     continue
@@ -397,6 +406,8 @@ def apply_live(plan, score, proc_root=PROC_ROOT, check_mode=False, write=write_a
             else:
                 now = read_adj(entry['pid'], proc_root)
                 entry['after'] = score if now is None else now
+                if wrote is not None:
+                    wrote(entry)
         entries.append(entry)
     return entries, refused
 
@@ -460,12 +471,18 @@ def resolve(units, shown, warnings):
     return kept, skipped
 
 
-def run(module, runner=None, which=None, params=None, write=write_adj):
+def run(module, runner=None, which=None, paths=None, params=None):
     """Validate, write the drop-ins, daemon-reload once, lower running values, audit; return the module result.
 
-    Raises OomError (nothing changed) for bad input and refusals, OomFailure when a step fails after writing began.
+    ``module`` is a result.Context (a plain AnsibleModule works too: nothing is then recorded as it happens); tests
+    replace the commands (``runner``, ``which``) and the kernel's trees (``paths``, a :class:`Paths`).
+    Raises OomError (nothing changed) for bad input and refusals, OomFailure when a step fails after writing began:
+    every drop-in and every live value written before it is recorded on ``module``, so the task still reports
+    changed and the diff of what was done.
     """
     runner, which = commands(module, runner, which)
+    paths = paths or Paths()
+    record = getattr(module, 'wrote', None)
     params = dict(DEFAULTS, **dict((key, value) for key, value in (params or module.params).items() if value is not None))
     score = _as_int(params['score'])
     if score is None:
@@ -512,16 +529,26 @@ def run(module, runner=None, which=None, params=None, write=write_adj):
                                  'and the unit\'s next start' % tail(rc, out, err), result=dict(changed=True))
         result['daemon_reloaded'] = True
 
-    proc_root, cgroup_root = params['proc_root'], params['cgroup_root']
+    proc_root, cgroup_root = paths.proc_root, paths.cgroup_root
+    lowered = []  # '<unit> pid N' for every live value written so far, in every unit
+
+    def wrote(unit_id):
+        def one(entry):
+            lowered.append('%s pid %d' % (unit_id, entry['pid']))
+            if record is not None:
+                record(live_diff(unit_id, [entry]))
+        return one
+
     for (unit, block), plan in zip(kept, plans):
         entries, applied = [], bool(params['live'])
         if params['live']:
             planned = plan_live(unit_pids(block, unit['live_scope'], cgroup_root, warnings), unit['score'], proc_root)
             try:
-                entries, refused = apply_live(planned, unit['score'], proc_root, module.check_mode, write)
+                entries, refused = apply_live(planned, unit['score'], proc_root, module.check_mode, wrote(block['id']))
             except OSError as exc:
-                raise OomFailure('%s: oom_score_adj could not be set live: %s' % (block['id'], exc),
-                                 result=dict(changed=result['changed']))
+                raise OomFailure('%s: oom_score_adj could not be set live: %s%s'
+                                 % (block['id'], exc, '; already lowered: %s' % ', '.join(lowered) if lowered else ''),
+                                 result=dict(changed=result['changed'] or bool(lowered)))
             if refused:
                 applied = False
                 warnings.append('%s: the kernel %s to lower oom_score_adj of pid %s (no CAP_SYS_RESOURCE here, a '

@@ -14,7 +14,9 @@ import fnmatch
 import os
 import re
 
-from ansible_collections.lowmem.vps.plugins.module_utils.errors import RefusedError
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
+from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file, values_diff
+from ansible_collections.lowmem.vps.plugins.module_utils.meminfo import MEMINFO_PATH, mem_total_kb
 
 PROC_SYS = '/proc/sys'
 # The directories systemd-sysctl reads, in its precedence order for equal file names.
@@ -208,3 +210,103 @@ def write_live(key, value, proc_sys=PROC_SYS):
     """Write one value to /proc/sys; raises OSError (EROFS in containers) untouched."""
     with open(key_path(key, proc_sys), 'w', encoding='ascii') as handle:
         handle.write(value + '\n')
+
+
+# ---------------------------------------------------------------- run
+
+
+class Paths(object):
+    """The system paths the sysctl_dropin module reads and writes; tests point them under a temporary tree."""
+
+    def __init__(self, proc_sys=PROC_SYS, sysctl_dirs=SYSCTL_DIRS, meminfo=MEMINFO_PATH):
+        self.proc_sys = proc_sys
+        self.sysctl_dirs = tuple(sysctl_dirs)
+        self.meminfo = meminfo
+
+
+def check_path(path):
+    """Problems with the drop-in's path, as an operator-facing message (None when fine)."""
+    if path.rstrip('/') == '/etc/sysctl.conf':
+        return ('path=/etc/sysctl.conf is refused: Debian 13 no longer reads it; '
+                'use a drop-in such as /etc/sysctl.d/99-lowmem-network-tuning.conf')
+    if not path.endswith('.conf'):
+        return 'path=%s must end in .conf: systemd-sysctl ignores other file names' % path
+    return None
+
+
+def live_diff(keys, before, after):
+    return values_diff('/proc/sys (running)', keys, before, after)
+
+
+def present(module, paths):
+    params = module.params
+    proc_sys = paths.proc_sys
+    settings, hidden = validate_settings(params['settings'] or {}, proc_sys, hidden_net_ok=params['hidden_net_keys_ok'])
+    check_guard_rails(settings, mem_total_kb(paths.meminfo), params['min_free_kbytes_max_percent'])
+    if hidden:
+        module.warn('not visible in this network namespace, written to the file only: %s' % ', '.join(hidden))
+
+    keys = sorted(key for key in settings if key not in hidden)
+    plan = plan_file(params['path'], render_dropin(settings, params['header']), 0o644)
+    live_before = read_live(keys, proc_sys)
+    pending = plan_live(dict((key, settings[key]) for key in keys), live_before)
+    to_apply = pending if params['apply'] else []
+
+    overrides = find_overrides(params['path'], sorted(settings), paths.sysctl_dirs)
+    for key, other, value in overrides:
+        module.warn('%s sets %s = %s after %s: that value wins at boot' % (other, key, value, params['path']))
+    if not any(params['path'].startswith(directory + '/') for directory in paths.sysctl_dirs):
+        module.warn('%s is outside the directories systemd-sysctl reads: it will not apply at boot' % params['path'])
+
+    apply_file(module, plan)
+    live_after = dict(live_before)
+    if to_apply and not module.check_mode:
+        done = []
+        for key in to_apply:
+            try:
+                write_live(key, settings[key], proc_sys)
+            except OSError as exc:
+                if done:
+                    module.wrote(live_diff(done, live_before, read_live(done, proc_sys)))
+                raise PartialFailure('%s %s, but %s could not be set live: %s. Where /proc/sys is read-only (containers) '
+                                     'use apply=false.' % (params['path'], 'written' if plan.changed else 'unchanged', key,
+                                                           exc.strerror or exc), dict(path=params['path']))
+            module.wrote()  # recorded as it happens; the diff of all the writes follows once they are read back
+            done.append(key)
+        live_after = read_live(keys, proc_sys)
+        module.wrote(live_diff(keys, live_before, live_after))
+        refused = [key for key in to_apply if live_after.get(key) != settings[key]]
+        if refused:
+            raise PartialFailure('the kernel did not keep %s' % ', '.join(
+                '%s (wanted %s, reads %s)' % (key, settings[key], live_after.get(key)) for key in refused),
+                dict(path=params['path'], live=live_after))
+    elif to_apply:
+        live_after.update((key, settings[key]) for key in to_apply)
+
+    diff = [plan.diff()]
+    if to_apply:
+        diff.append(live_diff(keys, live_before, live_after))
+    return dict(
+        changed=plan.changed or bool(to_apply), path=params['path'], settings=settings, file_changed=plan.changed,
+        live=live_after, live_changed=to_apply, live_pending=[] if params['apply'] else pending,
+        overrides=[{'key': key, 'file': other, 'value': value} for key, other, value in overrides], hidden=hidden,
+        diff=diff)
+
+
+def absent(module):
+    plan = plan_file(module.params['path'], None)
+    apply_file(module, plan)
+    return dict(changed=plan.changed, path=module.params['path'], file_changed=plan.changed, diff=plan.diff())
+
+
+def run(module, runner=None, which=None, paths=None):
+    """Everything the sysctl_dropin module does; ``module`` is a result.Context. Tests replace the system paths
+    (``paths``, a :class:`Paths`) so they never touch the host's /proc/sys; no command is run (``runner`` and
+    ``which`` are accepted for the one signature of every run())."""
+    paths = paths or Paths()
+    problem = check_path(module.params['path'])
+    if problem:
+        raise SysctlError(problem)
+    if module.params['state'] == 'absent':
+        return absent(module)
+    return present(module, paths)

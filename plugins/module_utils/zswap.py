@@ -14,12 +14,17 @@ on the running kernel are written, at runtime and on the boot command line.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 
-from ansible_collections.lowmem.vps.plugins.module_utils.files import read_kernel_text
-from ansible_collections.lowmem.vps.plugins.module_utils.grub import cmdline_differs
-from ansible_collections.lowmem.vps.plugins.module_utils.errors import RefusedError
+from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
+from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file, read_kernel_text, read_text, values_diff
+from ansible_collections.lowmem.vps.plugins.module_utils.grub import (
+    CMDLINE_DEFAULT, CMDLINE_LINUX, GRUB_D, GRUB_DEFAULT, PROC_CMDLINE, GrubError, cmdline_differs, cmdline_value, find_overrides,
+    read_cmdline, set_cmdline_tokens, token_key,
+)
+from ansible_collections.lowmem.vps.plugins.module_utils.runner import commands, tail
 
 PARAMETERS_DIR = '/sys/module/zswap/parameters'
 PROC_CRYPTO = '/proc/crypto'
@@ -42,7 +47,22 @@ BOOL_PARAMETERS = frozenset(('enabled', 'shrinker_enabled', 'same_filled_pages_e
 # /proc/crypto types under which a compression algorithm is usable by zswap (through acomp).
 COMPRESSION_TYPES = frozenset(('compression', 'scomp', 'acomp'))
 
+READ_ONLY = (errno.EROFS, errno.EPERM, errno.EACCES)
+
 _NAME_RE = re.compile(r'^[a-z0-9][a-z0-9_-]{0,63}$')
+
+
+class Paths(object):
+    """The system paths the zswap module reads and writes; tests point them under a temporary tree."""
+
+    def __init__(self, parameters_dir=PARAMETERS_DIR, proc_crypto=PROC_CRYPTO, proc_cmdline=PROC_CMDLINE, grub=GRUB_DEFAULT,
+                 grub_d=GRUB_D, initramfs_modules=INITRAMFS_MODULES):
+        self.parameters_dir = parameters_dir
+        self.proc_crypto = proc_crypto
+        self.proc_cmdline = proc_cmdline
+        self.grub = grub
+        self.grub_d = grub_d
+        self.initramfs_modules = initramfs_modules
 
 
 class ZswapError(RefusedError):
@@ -278,3 +298,179 @@ def plan_initramfs_modules(text, module):
     if text and not text.endswith('\n'):
         text += '\n'
     return text + module + '\n'
+
+
+# ---------------------------------------------------------------- run
+
+
+class ZswapFailure(PartialFailure):
+    """A runtime parameter was written, then a later one was refused."""
+
+
+def ensure_compressor(module, compressor, paths, runner, which):
+    """The /proc/crypto text once ``compressor`` is known to the kernel; fails (before any write) when it cannot be.
+
+    Loads the module only when the runtime is managed and this is no check mode (recorded as a host change on
+    ``module``, a result.Context); otherwise asks ``modprobe --dry-run`` whether it could be loaded.
+    """
+    crypto = read_crypto(paths.proc_crypto)
+    if compressor_available(compressor, crypto):
+        return crypto
+    target = modprobe_name(compressor)
+    load = module.params['runtime'] and not module.check_mode
+    arguments = [target] if load else ['--dry-run', target]
+    modprobe = which('modprobe')
+    if not modprobe:
+        why = 'modprobe is not installed'
+    else:
+        rc, out, err = runner([modprobe] + arguments)
+        if rc == 0 and not load:
+            return crypto
+        if rc == 0:
+            module.wrote()  # a kernel module loaded: the host changed, whatever follows
+            crypto = read_crypto(paths.proc_crypto)
+            if compressor_available(compressor, crypto):
+                return crypto
+            why = '`modprobe %s` succeeded but it still does not list %s' % (target, compressor)
+        else:
+            why = '`modprobe %s` failed: %s' % (' '.join(arguments), tail(rc, out, err))
+    if not module.params['runtime'] and compressor in CRYPTO_MODULES:
+        module.warn('compressor %s could not be checked on this kernel (%s does not list it, %s); '
+                    'it goes to the boot configuration unchecked' % (compressor, paths.proc_crypto, why))
+        return crypto
+    raise ZswapError('compressor %s is not known to the running kernel: %s does not list it, %s' % (compressor, paths.proc_crypto, why))
+
+
+def runtime_diff(names, before, after):
+    return values_diff('%s (running)' % PARAMETERS_DIR, names, before, after)
+
+
+def plan_grub(module, tokens, paths):
+    """(FilePlan for /etc/default/grub, grub.d overrides); fails before any write on a file it cannot edit."""
+    grub_text = read_text(paths.grub)
+    if grub_text is None:
+        raise ZswapError('%s does not exist: this machine does not boot through Debian\'s GRUB configuration '
+                         '(use persistent=false, or install grub-pc / grub-efi-amd64)' % paths.grub)
+    try:
+        new_text = set_cmdline_tokens(grub_text, tokens)
+        linux_tokens = cmdline_value(grub_text, CMDLINE_LINUX) or []
+    except GrubError as exc:
+        raise ZswapError('%s: %s' % (paths.grub, exc))
+
+    wanted = dict((token_key(token), token) for token in tokens)
+    for token in linux_tokens:
+        key = token_key(token)
+        if key in wanted and token != wanted[key]:
+            module.warn('%s sets %s in %s too: normal boot entries use %s from %s, recovery entries that one'
+                        % (paths.grub, token, CMDLINE_LINUX, wanted[key], CMDLINE_DEFAULT))
+
+    overrides = find_overrides(list(wanted), CMDLINE_DEFAULT, paths.grub_d)
+    for override in overrides:
+        if override.get('problem'):
+            module.warn('%s could not be read as shell assignments (%s): check whether it overrides %s'
+                        % (override['file'], override['problem'], CMDLINE_DEFAULT))
+        elif override['replaces']:
+            module.warn('%s sets %s="%s" after %s: that value replaces the zswap tokens at boot; '
+                        'add them there or remove the assignment' % (override['file'], CMDLINE_DEFAULT, override['value'], paths.grub))
+        else:
+            module.warn('%s sets %s again in %s after %s: its value wins at boot'
+                        % (override['file'], ', '.join(override['keys']), CMDLINE_DEFAULT, paths.grub))
+    return plan_file(paths.grub, new_text), overrides
+
+
+def plan_initramfs(module, module_name, compressor, paths):
+    """FilePlan for /etc/initramfs-tools/modules, or None (with a warning) when there is nothing to plan."""
+    directory = os.path.dirname(paths.initramfs_modules)
+    if module_name is None:
+        module.warn('could not tell which kernel module provides compressor %s: make sure the initramfs can load it, '
+                    'or zswap falls back to its default compressor at boot' % compressor)
+        return None
+    if not os.path.isdir(directory):
+        module.warn('%s does not exist (initramfs-tools is not installed): make sure the initramfs can load %s, '
+                    'or zswap falls back to its default compressor at boot' % (directory, module_name))
+        return None
+    return plan_file(paths.initramfs_modules, plan_initramfs_modules(read_text(paths.initramfs_modules), module_name))
+
+
+def apply_runtime(module, writes, before, paths):
+    """Write ``writes`` to the kernel and read every value back; raises on refusal or mismatch."""
+    done = []
+    for name, value in writes:
+        try:
+            write_parameter(name, value, paths.parameters_dir)
+        except OSError as exc:
+            message = 'the kernel refused %s=%s: %s' % (name, value, exc.strerror or exc)
+            if exc.errno in READ_ONLY:
+                message += ' (where /sys is read-only, in containers, use runtime=false)'
+            if not done:
+                raise ZswapError(message, dict(runtime=before))
+            after = read_parameters(paths.parameters_dir) or {}
+            module.wrote(runtime_diff([item[0] for item in done], before, after))
+            raise ZswapFailure(message + '; already set: %s; boot configuration not written'
+                               % ', '.join('%s=%s' % write for write in done), dict(runtime=after))
+        module.wrote()  # recorded as it happens; the diff of all the writes follows once they are read back
+        done.append((name, value))
+    after = read_parameters(paths.parameters_dir) or {}
+    module.wrote(runtime_diff([name for name, value in writes], before, after))
+    refused = mismatches(writes, after)
+    if refused:
+        raise ZswapFailure('the kernel did not keep %s; boot configuration not written' % ', '.join(
+            '%s (wanted %s, reads %s)' % item for item in refused), dict(runtime=after))
+    return after
+
+
+def run(module, runner=None, which=None, paths=None):
+    """Everything the zswap module does; ``module`` is a result.Context. Tests replace the commands (``runner``,
+    ``which``) and the system paths (``paths``, a :class:`Paths`)."""
+    runner, which = commands(module, runner, which)
+    paths = paths or Paths()
+    params = module.params
+    wanted = validate(params['enabled'], params['compressor'], params['zpool'], params['max_pool_percent'],
+                      params['accept_threshold_percent'])
+
+    before = read_parameters(paths.parameters_dir)
+    if before is None and params['runtime']:
+        raise ZswapError('the running kernel has no zswap (%s does not exist)' % paths.parameters_dir)
+    if before is None:
+        module.warn('%s does not exist: the boot tokens cannot be checked against this kernel' % paths.parameters_dir)
+    names, missing = split_existing(wanted, before)
+    for name in missing:
+        module.warn('this kernel has no zswap parameter %s: it is written neither at runtime nor on the boot command line' % name)
+    tokens = cmdline_tokens(wanted, names)
+
+    grub_plan = initramfs_plan = None
+    overrides = []
+    if params['persistent']:
+        grub_plan, overrides = plan_grub(module, tokens, paths)
+    crypto = ensure_compressor(module, params['compressor'], paths, runner, which)
+    module_name = crypto_module(params['compressor'], crypto)
+    if params['persistent'] and params['initramfs']:
+        initramfs_plan = plan_initramfs(module, module_name, params['compressor'], paths)
+
+    before = before or {}
+    writes = plan_runtime(wanted, before)
+    to_write = writes if params['runtime'] else []
+    for name, value in to_write:
+        problem = writable(name, paths.parameters_dir)
+        if problem:
+            raise ZswapError('cannot write %s: %s (where /sys is read-only, in containers, use runtime=false)'
+                             % (os.path.join(paths.parameters_dir, name), problem))
+
+    after = before
+    if to_write:
+        after = predicted(before, to_write) if module.check_mode else apply_runtime(module, to_write, before, paths)
+    plans = [plan for plan in (grub_plan, initramfs_plan) if plan is not None]
+    for plan in plans:
+        apply_file(module, plan)
+
+    diff = [plan.diff() for plan in plans]
+    if to_write:
+        diff.append(runtime_diff([name for name in names if name in before], before, after))
+    grub_changed = bool(grub_plan and grub_plan.changed)
+    initramfs_changed = bool(initramfs_plan and initramfs_plan.changed)
+    return dict(
+        changed=bool(to_write) or grub_changed or initramfs_changed, runtime=after, runtime_changed=[name for name, value in to_write],
+        runtime_pending=[] if params['runtime'] else [name for name, value in writes], missing_parameters=missing,
+        cmdline_tokens=tokens, grub_changed=grub_changed, initramfs_changed=initramfs_changed,
+        reboot_required=bool(params['persistent']) and reboot_required(tokens, read_cmdline(paths.proc_cmdline)),
+        crypto_module=module_name, overrides=overrides, diff=diff)

@@ -185,19 +185,8 @@ echoed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lowmem.vps.plugins.module_utils.earlyoom import (
-    DEFAULT_HEADER, DEFAULT_PATH, EarlyoomError, EarlyoomFailure, build_args, format_version, parse_default_file,
-    parse_version, render_default_file, verify_echo,
-)
-from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file
+from ansible_collections.lowmem.vps.plugins.module_utils.earlyoom import DEFAULT_HEADER, DEFAULT_PATH, run
 from ansible_collections.lowmem.vps.plugins.module_utils.result import report
-from ansible_collections.lowmem.vps.plugins.module_utils.runner import commands, tail
-
-# earlyoom logs its startup lines just after `systemctl restart` returns: read the journal this often.
-VERIFY_ATTEMPTS = 10
-VERIFY_DELAY = 0.5
-OPTION_KEYS = ('mem_min_percent', 'swap_min_percent', 'report_interval', 'prefer', 'avoid', 'ignore', 'prefer_regex',
-               'avoid_regex', 'ignore_regex', 'sort_by_rss', 'extra_args')
 
 ARGUMENT_SPEC = dict(
     mem_min_percent=dict(type='list', elements='int'),
@@ -217,76 +206,6 @@ ARGUMENT_SPEC = dict(
     restart=dict(type='bool', default=True),
     verify=dict(type='bool', default=True),
 )
-
-
-def installed_version(module, runner, which):
-    """The version to check options against: O(version), else `earlyoom -v`; None only in check mode without earlyoom."""
-    if module.params['version']:
-        try:
-            return parse_version(module.params['version'])
-        except ValueError as exc:
-            raise EarlyoomError('version: %s' % exc)
-    binary = which('earlyoom')
-    if not binary:
-        if module.check_mode:
-            module.warn('earlyoom is not installed: options that need a given earlyoom version were not checked')
-            return None
-        raise EarlyoomError('earlyoom is not installed (install the earlyoom package first, or give version)')
-    rc, out, err = runner([binary, '-v'])
-    try:
-        return parse_version('%s\n%s' % (out, err))
-    except ValueError as exc:
-        raise EarlyoomError('`%s -v` (rc=%d): %s' % (binary, rc, exc))
-
-
-def restart(module, runner, which, path):
-    systemctl = which('systemctl')
-    if not systemctl:
-        raise EarlyoomFailure('%s written, but systemctl is not installed to restart earlyoom' % path, dict(path=path))
-    rc, out, err = runner([systemctl, 'restart', 'earlyoom'])
-    if rc != 0:
-        raise EarlyoomFailure('%s written, but `systemctl restart earlyoom` failed (rc=%d): %s'
-                              % (path, rc, tail(rc, out, err)), dict(path=path))
-    module.wrote()
-
-
-def verify(runner, which, path, args):
-    journalctl = which('journalctl')
-    if not journalctl:
-        raise EarlyoomFailure('%s written and earlyoom restarted, but journalctl is not installed to verify it '
-                              '(use verify=false)' % path, dict(path=path, args=args, restarted=True))
-    echoed, mismatches = verify_echo(runner, args, attempts=VERIFY_ATTEMPTS, delay=VERIFY_DELAY, journalctl=journalctl)
-    if mismatches:
-        raise EarlyoomFailure('%s written and earlyoom restarted, but it does not run with these arguments: %s'
-                              % (path, '; '.join(mismatches)), dict(path=path, args=args, echoed=echoed, restarted=True))
-    return echoed
-
-
-def run(module, runner=None, which=None):
-    runner, which = commands(module, runner, which)
-    params = module.params
-    version = installed_version(module, runner, which)
-    warnings = []
-    try:
-        args = build_args(dict((key, params[key]) for key in OPTION_KEYS), version, warnings)
-        text = render_default_file(args, params['header'])
-    except ValueError as exc:
-        raise EarlyoomError(str(exc))
-    for warning in warnings:
-        module.warn(warning)
-
-    path = params['path']
-    plan = plan_file(path, text, 0o644)
-    apply_file(module, plan)
-    restarted = False
-    echoed = {}
-    if plan.before != plan.after and params['restart'] and not module.check_mode:
-        restart(module, runner, which, path)
-        restarted = True
-        if params['verify']:
-            echoed = verify(runner, which, path, args)
-    return dict(changed=plan.changed, path=path, args=args, previous_args=parse_default_file(plan.before),
-                version=format_version(version), restarted=restarted, echoed=echoed, diff=plan.diff())
 
 
 def main():

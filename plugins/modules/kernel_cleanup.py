@@ -122,18 +122,15 @@ from ansible_collections.lowmem.vps.plugins.module_utils.kernels import run
 from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 
 
+ARGUMENT_SPEC = dict(
+    keep=dict(type='int', default=2),
+    update_grub=dict(type='bool', default=True),
+    purge=dict(type='bool', default=True),
+)
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            keep=dict(type='int', default=2),
-            update_grub=dict(type='bool', default=True),
-            purge=dict(type='bool', default=True),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    report(module, 'kernel_cleanup',
-           lambda context: run(context, keep=params['keep'], update_grub=params['update_grub'], purge=params['purge']))
+    report(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True), 'kernel_cleanup', run)
 
 
 if __name__ == '__main__':

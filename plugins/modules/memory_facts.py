@@ -230,17 +230,9 @@ uptime_s:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lowmem.vps.plugins.module_utils.memory_facts import DEFAULT_UNITS, DOCKER_SOCKET, collect
+from ansible_collections.lowmem.vps.plugins.module_utils.memory_facts import DEFAULT_UNITS, DOCKER_SOCKET, run
 from ansible_collections.lowmem.vps.plugins.module_utils.memory_history import DEFAULT_GROWTH_KB_PER_HOUR, HISTORY_FILE
 from ansible_collections.lowmem.vps.plugins.module_utils.result import report
-from ansible_collections.lowmem.vps.plugins.module_utils.runner import commands, stream_lines
-
-
-def facts(context):
-    runner, which = commands(context)
-    result = collect(context.params, runner, which, stream_lines)
-    result['changed'] = False
-    return result
 
 
 def main():
@@ -260,7 +252,7 @@ def main():
         mutually_exclusive=[('since', 'kernel_log_file')],
         supports_check_mode=True,
     )
-    report(module, 'memory_facts', facts, nothing=None)
+    report(module, 'memory_facts', run, nothing=None)
 
 
 if __name__ == '__main__':

@@ -76,20 +76,11 @@ options:
       - Where the C(<unit>.d) drop-in directories go. It must exist.
     type: path
     default: /etc/systemd/system
-  proc_root:
-    description:
-      - Where the process tree is mounted. Only tests change it.
-    type: path
-    default: /proc
-  cgroup_root:
-    description:
-      - Where the cgroup tree is mounted. A unit's processes are read from C(cgroup.procs) under C(unified/) (hybrid),
-        the root (cgroup v2) or C(systemd/) (cgroup v1), the first that exists. Only tests change it.
-    type: path
-    default: /sys/fs/cgroup
 extends_documentation_fragment:
   - lowmem.vps.attributes
 notes:
+  - A unit's processes are read from C(cgroup.procs) under C(/sys/fs/cgroup/unified/) (hybrid), C(/sys/fs/cgroup/) (cgroup v2)
+    or C(/sys/fs/cgroup/systemd/) (cgroup v1), the first that exists.
   - Children inherit the value at the unit's next start, so a unit that starts workloads (supervisord's programs) protects
     them too; give such programs their own value (for example with C(choom -n 500 -- PROGRAM) in their command), or leave that unit out.
   - OpenSSH's listener remembers the value it started with and hands it to every new session, so new SSH sessions get
@@ -187,7 +178,7 @@ audit_lines:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lowmem.vps.plugins.module_utils.oom import (
-    CGROUP_ROOT, DEFAULT_DROPIN, DEFAULT_HEADER, DEFAULT_SCORE, PROC_ROOT, SYSTEMD_DIR, run,
+    DEFAULT_DROPIN, DEFAULT_HEADER, DEFAULT_SCORE, SYSTEMD_DIR, run,
 )
 from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 
@@ -200,8 +191,6 @@ ARGUMENT_SPEC = dict(
     live=dict(type='bool', default=True),
     daemon_reload=dict(type='bool', default=True),
     systemd_dir=dict(type='path', default=SYSTEMD_DIR),
-    proc_root=dict(type='path', default=PROC_ROOT),
-    cgroup_root=dict(type='path', default=CGROUP_ROOT),
 )
 
 

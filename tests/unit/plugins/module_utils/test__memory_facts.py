@@ -8,7 +8,7 @@ import os
 import pytest
 
 from ansible_collections.lowmem.vps.plugins.module_utils.memory_facts import (
-    MemoryFactsError, check_params, collect, journal_command, journal_storage, memory_summary, parse_boots,
+    MemoryFactsError, Paths, check_params, collect, journal_command, journal_storage, memory_summary, parse_boots,
     parse_earlyoom_args, parse_psi, parse_slabinfo, parse_vmstat, read_containers, read_earlyoom, read_events,
     read_units, read_zswap, risk_flags, since_argument, sizing, slab_top,
 )
@@ -489,9 +489,9 @@ def test_collect_reads_a_whole_fake_host(tmp_path):
         return runner_show(args)
     stream, _r, _streamed = journal_fakes(LIST_BOOTS_257, {})
     write(tmp_path / 'journald.conf', '[Journal]\nStorage=persistent\n')
-    facts = collect(params(), runner, lambda name: '/usr/bin/' + name, stream, proc_root=proc, sys_root=sys_root,
-                    journald_conf=str(tmp_path / 'journald.conf'), journald_dropins=[], journal_dir=str(tmp_path / 'nojournal'),
-                    clock=lambda: 1764670000.5)
+    paths = Paths(proc_root=proc, sys_root=sys_root, journald_conf=str(tmp_path / 'journald.conf'), journald_dropins=[],
+                  journal_dir=str(tmp_path / 'nojournal'))
+    facts = collect(params(), runner, lambda name: '/usr/bin/' + name, stream, paths, clock=lambda: 1764670000.5)
     assert facts['hostname'] == 'lab' and facts['kernel'] == '6.12.57+deb13-amd64' and facts['uptime_s'] == 3723
     assert facts['boot_id'] == '0f7c2a1b-3d4e-4f5a-8b9c-0d1e2f3a4b5c' and facts['collected_at'] == 1764670000.5
     assert facts['earlyoom']['active'] and facts['earlyoom']['report_interval_s'] == 300
@@ -499,7 +499,7 @@ def test_collect_reads_a_whole_fake_host(tmp_path):
     assert facts['flags'] == [] and facts['notes'] == [] and facts['containers']['engine'] is False
     os.remove(os.path.join(proc, 'meminfo'))
     with pytest.raises(MemoryFactsError):
-        collect(params(), runner, lambda name: '/usr/bin/' + name, stream, proc_root=proc, sys_root=sys_root)
+        collect(params(), runner, lambda name: '/usr/bin/' + name, stream, Paths(proc_root=proc, sys_root=sys_root))
 
 
 # ---------------------------------------------------------------- sizing (ram_outgrown)

@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.lowmem.vps.plugins.module_utils.oom import (
     C_LOCALE, OomError, OomFailure, apply_live, audit, audit_line, cgroup_pids, check_dropin_name, check_units,
     has_capability, lowering_allowed, normalise_units, parse_show, plan_live, read_adj, render_dropin, run, show_command, unit_pids, write_adj,
+    Paths,
 )
 
 # `systemctl show -p Id -p LoadState -p MainPID -p ControlGroup -p OOMScoreAdjust -- sshd nginx hysteria` on Debian 13:
@@ -50,6 +51,10 @@ PROCESSES = {
 GONE = 704  # listed in nginx's cgroup.procs, no /proc entry: exited meanwhile
 
 
+REFUSES_WRITES = '/proc/sys/kernel/ngroups_max'
+FAILS_WRITES = '/proc/self/oom_score'
+
+
 class Box(object):
     """A fake host under tmp_path: /proc, /sys/fs/cgroup (v1, v2 or hybrid) and /etc/systemd/system."""
 
@@ -58,6 +63,7 @@ class Box(object):
         self.cgroup = root / 'cgroup'
         self.systemd = root / 'etc' / 'systemd' / 'system'
         self.systemd.mkdir(parents=True)
+        self.paths = Paths(proc_root=str(self.proc), cgroup_root=str(self.cgroup))
         procs = {}
         for pid, (unit, comm, adj, score, cmdline) in PROCESSES.items():
             self.add(pid, comm, adj, score, cmdline)
@@ -78,6 +84,23 @@ class Box(object):
         directory.mkdir(parents=True, exist_ok=True)
         (directory / 'cgroup.procs').write_text(''.join('%d\n' % pid for pid in pids))
 
+    def kernel_file(self, pid, target):
+        """/proc/PID/oom_score_adj as a real kernel file that takes no write, root included."""
+        path = self.proc / str(pid) / 'oom_score_adj'
+        path.unlink()
+        os.symlink(target, str(path))
+
+    def deny(self, *pids):
+        """The kernel refusing to lower oom_score_adj of ``pids`` (EACCES, as without CAP_SYS_RESOURCE): a read-only
+        sysctl reads a number (65536) and refuses every write with EACCES, here and in tools/sandbox alike."""
+        for pid in pids:
+            self.kernel_file(pid, REFUSES_WRITES)
+
+    def break_write(self, pid):
+        """An unexpected error writing oom_score_adj of ``pid``: /proc/self/oom_score reads a number and fails every
+        write (EINVAL, or EROFS under tools/sandbox), neither a refusal nor a process gone."""
+        self.kernel_file(pid, FAILS_WRITES)
+
     def adj(self, pid):
         return int((self.proc / str(pid) / 'oom_score_adj').read_text())
 
@@ -85,8 +108,7 @@ class Box(object):
         return sorted(str(path.relative_to(self.systemd)) for path in self.systemd.rglob('*'))
 
     def params(self, **extra):
-        base = {'units': list(UNITS), 'systemd_dir': str(self.systemd), 'proc_root': str(self.proc),
-                'cgroup_root': str(self.cgroup)}
+        base = {'units': list(UNITS), 'systemd_dir': str(self.systemd)}
         base.update(extra)
         return base
 
@@ -341,38 +363,37 @@ def test_apply_live_check_mode_predicts_a_refused_write(box):
 def test_run_check_mode_reports_what_the_real_run_does_without_the_capability(box, ansible_module):
     """After a converge where the kernel refused the live writes, --check reports no change (the molecule check)."""
     self_status(box, STATUS_CONTAINER)
-    run(ansible_module(), runner=FakeSystemctl(), which=which, params=box.params(), write=refusing(601, 701, 702))
-    checked = run(ansible_module(check_mode=True), runner=FakeSystemctl(), which=which, params=box.params())
-    again = run(ansible_module(), runner=FakeSystemctl(), which=which, params=box.params(), write=refusing(601, 701, 702))
+    box.deny(701, 702)
+    run(ansible_module(), runner=FakeSystemctl(), which=which, paths=box.paths, params=box.params())
+    checked = run(ansible_module(check_mode=True), runner=FakeSystemctl(), which=which, paths=box.paths, params=box.params())
+    again = run(ansible_module(), runner=FakeSystemctl(), which=which, paths=box.paths, params=box.params())
     assert not again['changed'] and not checked['changed'] and checked['diff'] == again['diff']
     assert checked['warnings'][-1].startswith('nginx.service: the kernel would refuse to lower oom_score_adj of pid 701, 702')
 
 
-def refusing(*denied):
-    """A writer that behaves like the kernel without CAP_SYS_RESOURCE for ``denied`` pids, and writes the others."""
-    def write(pid, value, proc_root):
-        if pid in denied:
-            raise OSError(errno.EACCES, os.strerror(errno.EACCES))
-        write_adj(pid, value, proc_root)
-    return write
-
-
 def test_apply_live_reports_a_refused_write_and_skips_a_vanished_process(box):
     proc = str(box.proc)
+    box.deny(701)
     planned = plan_live([701, 702], -700, proc)
+    (box.proc / '702' / 'oom_score_adj').unlink()  # exited between the read and the write
+    entries, refused = apply_live(planned, -700, proc)
+    assert entries == [{'pid': 701, 'before': 65536, 'after': 65536, 'written': False}] and refused == [701]
+    assert box.adj(701) == 65536
 
-    def write(pid, value, proc_root):
-        if pid == 702:  # exited between the read and the write
-            raise OSError(errno.ESRCH, os.strerror(errno.ESRCH))
-        refusing(701)(pid, value, proc_root)
-    entries, refused = apply_live(planned, -700, proc, write=write)
-    assert entries == [{'pid': 701, 'before': 0, 'after': 0, 'written': False}] and refused == [701]
-    assert box.adj(701) == 0
-
-    def broken(pid, value, proc_root):
-        raise OSError(errno.EIO, os.strerror(errno.EIO))
+    box.break_write(701)
     with pytest.raises(OSError):
-        apply_live(planned, -700, proc, write=broken)
+        apply_live(plan_live([701], -700, proc), -700, proc)
+
+
+def test_apply_live_records_each_write_as_it_happens(box):
+    """An unexpected error at the third pid: the two written before it were each recorded when written."""
+    proc = str(box.proc)
+    box.break_write(703)
+    recorded = []
+    planned = plan_live([701, 702, 703], -900, proc)
+    with pytest.raises(OSError):
+        apply_live(planned, -900, proc, wrote=lambda entry: recorded.append((entry['pid'], box.adj(entry['pid']))))
+    assert recorded == [(701, -900), (702, -900)]
 
 
 def test_audit_reads_each_process_and_prints_the_runbook_line(box):
@@ -389,7 +410,7 @@ def test_audit_reads_each_process_and_prints_the_runbook_line(box):
 
 def test_run_writes_dropins_reloads_once_and_lowers_running_values(box, ansible_module):
     systemctl = FakeSystemctl()
-    result = run(ansible_module(), runner=systemctl, which=which, params=box.params())
+    result = run(ansible_module(), runner=systemctl, which=which, paths=box.paths, params=box.params())
     assert systemctl.calls == [(show_command('/usr/bin/systemctl', ['sshd.service', 'nginx.service', 'hysteria.service']),
                                 C_LOCALE), (['/usr/bin/systemctl', 'daemon-reload'], C_LOCALE)]
     assert box.files() == ['nginx.service.d', 'nginx.service.d/50-lowmem-oom-protect.conf', 'ssh.service.d',
@@ -418,7 +439,7 @@ def test_run_writes_dropins_reloads_once_and_lowers_running_values(box, ansible_
     assert result['audit_lines'][0] == 'ssh.service pid=612 oom_score=0 oom_score_adj=-1000 cmdline=' + LISTENER
 
     again = FakeSystemctl(show=SHOW.replace('OOMScoreAdjust=0', 'OOMScoreAdjust=-700'))
-    second = run(ansible_module(), runner=again, which=which, params=box.params())
+    second = run(ansible_module(), runner=again, which=which, paths=box.paths, params=box.params())
     assert not second['changed'] and not second['daemon_reloaded'] and again.verbs() == ['show']
     assert not any(unit['dropin_changed'] for unit in second['units'])
     assert not any(entry['written'] for unit in second['units'] for entry in unit['live'])
@@ -427,7 +448,7 @@ def test_run_writes_dropins_reloads_once_and_lowers_running_values(box, ansible_
 
 def test_run_check_mode_writes_nothing(box, ansible_module):
     systemctl = FakeSystemctl()
-    result = run(ansible_module(check_mode=True), runner=systemctl, which=which, params=box.params())
+    result = run(ansible_module(check_mode=True), runner=systemctl, which=which, paths=box.paths, params=box.params())
     assert result['changed'] and result['daemon_reloaded'] and systemctl.verbs() == ['show']
     assert box.files() == [] and box.adj(701) == 0
     assert result['units'][1]['live'][0] == {'pid': 701, 'before': 0, 'after': -700, 'written': True}
@@ -436,10 +457,11 @@ def test_run_check_mode_writes_nothing(box, ansible_module):
 
 
 def test_run_warns_when_the_kernel_refuses_the_write(box, ansible_module):
-    result = run(ansible_module(), runner=FakeSystemctl(), which=which, params=box.params(), write=refusing(701, 702))
+    box.deny(701, 702)
+    result = run(ansible_module(), runner=FakeSystemctl(), which=which, paths=box.paths, params=box.params())
     nginx = result['units'][1]
     assert not nginx['live_applied'] and result['units'][0]['live_applied']
-    assert not any(entry['written'] for entry in nginx['live']) and box.adj(701) == 0
+    assert not any(entry['written'] for entry in nginx['live']) and box.adj(701) == 65536
     assert result['changed'] and nginx['dropin_changed']
     assert result['warnings'][-1] == ("nginx.service: the kernel refused to lower oom_score_adj of pid 701, 702 (no "
                                       "CAP_SYS_RESOURCE here, a container?): the value applies at the unit's next start")
@@ -447,7 +469,7 @@ def test_run_warns_when_the_kernel_refuses_the_write(box, ansible_module):
 
 def test_run_live_false_and_no_daemon_reload(box, ansible_module):
     systemctl = FakeSystemctl()
-    result = run(ansible_module(), runner=systemctl, which=which, params=box.params(live=False, daemon_reload=False))
+    result = run(ansible_module(), runner=systemctl, which=which, paths=box.paths, params=box.params(live=False, daemon_reload=False))
     assert result['changed'] and not result['daemon_reloaded'] and systemctl.verbs() == ['show']
     assert all(unit['live'] == [] and not unit['live_applied'] for unit in result['units'])
     assert box.adj(701) == 0 and len(result['audit']) == 5
@@ -456,24 +478,24 @@ def test_run_live_false_and_no_daemon_reload(box, ansible_module):
 def test_run_scope_all_for_ssh_lowers_sessions_but_never_the_listener(box, ansible_module):
     params = box.params(units=[{'name': 'ssh', 'live_scope': 'all'}])
     show = SHOW.split('\n\n', maxsplit=1)[0] + '\n'
-    result = run(ansible_module(), runner=FakeSystemctl(show), which=which, params=params)
+    result = run(ansible_module(), runner=FakeSystemctl(show), which=which, paths=box.paths, params=params)
     assert [(entry['pid'], entry['written']) for entry in result['units'][0]['live']] == [(612, False), (1400, True)]
     assert box.adj(612) == -1000 and box.adj(1400) == -700
 
 
 def test_run_counts_an_alias_once_and_refuses_conflicting_aliases(box, ansible_module):
     ssh = SHOW.split('\n\n', maxsplit=1)[0] + '\n'
-    result = run(ansible_module(), runner=FakeSystemctl(ssh + '\n' + ssh), which=which, params=box.params(units=['ssh', 'sshd']))
+    result = run(ansible_module(), runner=FakeSystemctl(ssh + '\n' + ssh), which=which, paths=box.paths, params=box.params(units=['ssh', 'sshd']))
     assert [unit['id'] for unit in result['units']] == ['ssh.service']
     assert result['skipped'] == [{'name': 'sshd.service', 'reason': 'same unit as ssh.service (ssh.service)'}]
     with pytest.raises(OomError, match='ssh.service and sshd.service are the same unit ssh.service with different score'):
         run(ansible_module(), runner=FakeSystemctl(ssh + '\n' + ssh), which=which,
-            params=box.params(units=['ssh', {'name': 'sshd', 'score': -500}]))
+            paths=box.paths, params=box.params(units=['ssh', {'name': 'sshd', 'score': -500}]))
 
 
 def test_run_warns_when_systemd_loaded_another_value(box, ansible_module):
-    run(ansible_module(), runner=FakeSystemctl(), which=which, params=box.params())
-    result = run(ansible_module(), runner=FakeSystemctl(), which=which, params=box.params())
+    run(ansible_module(), runner=FakeSystemctl(), which=which, paths=box.paths, params=box.params())
+    result = run(ansible_module(), runner=FakeSystemctl(), which=which, paths=box.paths, params=box.params())
     assert result['warnings'][1].startswith('ssh.service: systemd has OOMScoreAdjust=0 loaded, not -700 from %s' % box.systemd)
 
 
@@ -493,7 +515,7 @@ def test_run_refuses_bad_input_and_touches_nothing(box, ansible_module, params, 
     before = box.files()
     systemctl = FakeSystemctl(show)
     with pytest.raises(OomError) as failed:
-        run(ansible_module(), runner=systemctl, which=which, params=box.params(**params))
+        run(ansible_module(), runner=systemctl, which=which, paths=box.paths, params=box.params(**params))
     assert message in str(failed.value)
     assert box.files() == before and 'daemon-reload' not in systemctl.verbs()
     assert [box.adj(pid) for pid in sorted(PROCESSES)] == [-1000, 0, 0, -800, 0]
@@ -501,15 +523,15 @@ def test_run_refuses_bad_input_and_touches_nothing(box, ansible_module, params, 
 
 def test_run_fails_when_systemctl_is_missing_or_fails(box, ansible_module):
     with pytest.raises(OomError, match='systemctl is not installed'):
-        run(ansible_module(), runner=FakeSystemctl(), which=lambda name: None, params=box.params())
+        run(ansible_module(), runner=FakeSystemctl(), which=lambda name: None, paths=box.paths, params=box.params())
     with pytest.raises(OomError, match='systemctl show failed: Failed to connect to bus'):
-        run(ansible_module(), runner=FakeSystemctl(rc=1), which=which, params=box.params())
+        run(ansible_module(), runner=FakeSystemctl(rc=1), which=which, paths=box.paths, params=box.params())
     with pytest.raises(OomFailure, match='drop-ins written, but systemctl daemon-reload failed: Failed to reload daemon'):
-        run(ansible_module(), runner=FakeSystemctl(reload_rc=1), which=which, params=box.params())
+        run(ansible_module(), runner=FakeSystemctl(reload_rc=1), which=which, paths=box.paths, params=box.params())
     assert box.files() != [] and box.adj(701) == 0
 
 
 def test_run_without_units_calls_nothing(box, ansible_module):
     systemctl = FakeSystemctl()
-    result = run(ansible_module(), runner=systemctl, which=which, params=box.params(units=[]))
+    result = run(ansible_module(), runner=systemctl, which=which, paths=box.paths, params=box.params(units=[]))
     assert not result['changed'] and systemctl.calls == [] and result['units'] == []

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from ansible_collections.lowmem.vps.plugins.modules import earlyoom as earlyoom_module
+from ansible_collections.lowmem.vps.plugins.module_utils import earlyoom as earlyoom_module
 from ansible_collections.lowmem.vps.plugins.modules.earlyoom import main
 from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__earlyoom import (
     ARGS, DEBIAN_DEFAULT, JOURNAL_17,

@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from ansible_collections.lowmem.vps.plugins.module_utils.kernels import APT_ENV, C_LOCALE, KernelError, KernelFailure, run
+from ansible_collections.lowmem.vps.plugins.module_utils.kernels import APT_ENV, C_LOCALE, KernelError, KernelFailure, Paths, run
 from ansible_collections.lowmem.vps.plugins.modules.kernel_cleanup import main
 from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__kernels import TRIXIE, XANMOD_MIX, dpkg
 
@@ -79,7 +79,7 @@ class Host(object):
     """/proc/sys/kernel/osrelease, /etc/default/grub and /boot/grub/grubenv under tmp_path."""
 
     def __init__(self, root, running, grub='GRUB_DEFAULT=0\n', grubenv=None):
-        self.paths = {'osrelease': str(root / 'osrelease'), 'grub_default': str(root / 'grub'), 'grubenv': str(root / 'grubenv')}
+        self.paths = Paths(osrelease=str(root / 'osrelease'), grub_default=str(root / 'grub'), grubenv=str(root / 'grubenv'))
         (root / 'osrelease').write_text(running + '\n')
         if grub is not None:
             (root / 'grub').write_text(grub)
@@ -88,7 +88,7 @@ class Host(object):
 
 
 def cleanup(module, host, fake, **options):
-    return run(module, runner=fake, which=fake.which, paths=host.paths, **options)
+    return run(module, runner=fake, which=fake.which, paths=host.paths, params=options)
 
 
 def test_debian_stock_purges_the_oldest_then_is_unchanged(tmp_path, ansible_module):
@@ -212,7 +212,7 @@ def test_missing_tools_refuse(tmp_path, ansible_module, missing, message):
 def test_keep_0_fails_before_reading_anything(tmp_path, ansible_module):
     fake = FakeDpkg(TRIXIE)
     with pytest.raises(KernelError, match='keep must be at least 1: the running kernel is always kept'):
-        run(ansible_module(), keep=0, runner=fake, which=fake.which, paths={'osrelease': str(tmp_path / 'absent')})
+        run(ansible_module(), runner=fake, which=fake.which, paths=Paths(osrelease=str(tmp_path / 'absent')), params=dict(keep=0))
     assert fake.calls == []
 
 
@@ -277,7 +277,7 @@ def test_dpkg_query_failure(tmp_path, ansible_module):
 def test_unreadable_osrelease(tmp_path, ansible_module):
     fake = FakeDpkg(TRIXIE)
     with pytest.raises(KernelError, match='cannot read the running kernel release'):
-        run(ansible_module(), runner=fake, which=fake.which, paths={'osrelease': str(tmp_path / 'absent')})
+        run(ansible_module(), runner=fake, which=fake.which, paths=Paths(osrelease=str(tmp_path / 'absent')))
 
 
 # ------------------------------------------------------------------ main()

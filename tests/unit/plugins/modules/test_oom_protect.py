@@ -1,15 +1,24 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The module end to end on a fake /proc, /sys/fs/cgroup and /etc/systemd/system under tmp_path, with a fake systemctl
-(a real executable) first in PATH that logs every call with its locale and answers `show` from a file."""
+(a real executable) first in PATH that logs every call with its locale and answers `show` from a file.
+
+main() would read the host's /proc and /sys/fs/cgroup, so the tests run what main() does (its argument spec,
+report() and run()) with the Host's oom.Paths."""
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 
 import pytest
 
-from ansible_collections.lowmem.vps.plugins.modules.oom_protect import main
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.lowmem.vps.plugins.module_utils.oom import run
+from ansible_collections.lowmem.vps.plugins.module_utils.result import report
+from ansible_collections.lowmem.vps.plugins.modules.oom_protect import ARGUMENT_SPEC, main
 from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__oom import DROPIN, LISTENER, PROCESSES, SHOW, Box
 
 FAKE_SYSTEMCTL = textwrap.dedent('''\
@@ -59,6 +68,40 @@ class Host(Box):
 @pytest.fixture
 def host(tmp_path, monkeypatch):
     return Host(tmp_path, monkeypatch)
+
+
+def protect(host, capsys, params):
+    """What main() does on ``host``: (exit code, result)."""
+    with patch_module_args(params):
+        module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+        with pytest.raises(SystemExit) as exited:
+            report(module, 'oom_protect', lambda context: run(context, paths=host.paths))
+    return exited.value.code, json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture
+def module_runner(host, capsys):
+    """(main, params) -> (exit code, result), as conftest's, with run() on the Host's paths."""
+    assert main  # main() is report(AnsibleModule(ARGUMENT_SPEC), 'oom_protect', run) with the real paths
+    return lambda _main, params: protect(host, capsys, params)
+
+
+def test_a_failure_at_one_pid_still_reports_the_values_lowered_before_it(host, module_runner):
+    """Drop-ins in place, nginx's first process lowered, then an unexpected error at the second: changed, with both
+    the message and the diff saying which process was lowered."""
+    for unit in ('ssh.service', 'nginx.service'):
+        (host.systemd / (unit + '.d')).mkdir()
+        (host.systemd / (unit + '.d') / '50-lowmem-oom-protect.conf').write_text(DROPIN)
+    host.show.write_text(SHOW.replace('OOMScoreAdjust=0', 'OOMScoreAdjust=-700'))
+    host.break_write(702)
+    code, result = module_runner(main, host.params())
+    assert code == 1 and result['changed'] is True, result
+    assert result['msg'].startswith('oom_protect: nginx.service: oom_score_adj could not be set live: ')
+    assert result['msg'].endswith('; already lowered: nginx.service pid 701') and 'nothing was' not in result['msg']
+    assert host.adj(701) == -700 and host.calls() == [SHOW_CALL]
+    assert result['diff'] == [{'before_header': 'nginx.service processes (oom_score_adj)',
+                               'after_header': 'nginx.service processes (oom_score_adj)',
+                               'before': 'pid 701: 0\n', 'after': 'pid 701: -700\n'}]
 
 
 def test_protects_units_reloads_once_never_restarts_then_is_idempotent(host, module_runner):

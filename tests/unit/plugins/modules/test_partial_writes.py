@@ -19,9 +19,10 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.lowmem.vps.plugins.module_utils import sysctl as sysctl_utils, zswap as zswap_utils
 from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 from ansible_collections.lowmem.vps.plugins.modules import (
-    compose_limits, docker_daemon_json, earlyoom, kernel_cleanup, oom_protect, openpgp_keyring, swapfile, sysctl_dropin,
+    compose_limits, docker_daemon_json, earlyoom, kernel_cleanup, openpgp_keyring, swapfile, sysctl_dropin,
     zswap,
 )
 from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__openpgp import ED25519_FPR, fixture
@@ -56,17 +57,31 @@ def test_sysctl_dropin_file_written_then_a_live_value_refused(tmp_path, capsys):
     # A kernel file that reads a number but cannot be opened for writing, even by root (kernfs: no write mode).
     os.symlink('/sys/kernel/uevent_seqnum', str(proc_sys / 'vm' / 'swappiness'))
     path = tmp_path / 'sysctl.d' / '99-lowmem.conf'
-    spec = dict(path=dict(type='path'), settings=dict(type='dict'), header=dict(type='str', default=''),
-                apply=dict(type='bool', default=True), hidden_net_keys_ok=dict(type='bool', default=False),
-                min_free_kbytes_max_percent=dict(type='float', default=5.0), state=dict(type='str', default='present'))
-    code, result = call(capsys, spec, lambda context: sysctl_dropin.converge(context, str(proc_sys)), 'sysctl_dropin',
-                        path=str(path), settings={'net.core.netdev_max_backlog': 2500, 'vm.swappiness': 30})
+    code, result = call(capsys, sysctl_dropin.ARGUMENT_SPEC, lambda context: sysctl_utils.run(context, paths=sysctl_utils.Paths(
+        proc_sys=str(proc_sys))), 'sysctl_dropin', path=str(path), settings={'net.core.netdev_max_backlog': 2500, 'vm.swappiness': 30})
     assert_changed_failure(code, result, 'could not be set live')
     assert path.read_text().count('= ') == 2
     assert (proc_sys / 'net' / 'core' / 'netdev_max_backlog').read_text() == '2500\n'
     texts = [entry['after'] for entry in result['diff']]
     assert any('vm.swappiness = 30' in text for text in texts)                     # the file
     assert any('net.core.netdev_max_backlog = 2500' in text and 'vm.swappiness' not in text for text in texts)  # live
+
+
+def test_sysctl_dropin_file_unchanged_one_live_value_set_then_the_next_refused(tmp_path, capsys):
+    """The drop-in is already right: only the live write changed the host, and the failure still says so."""
+    proc_sys = tmp_path / 'proc' / 'sys'
+    (proc_sys / 'net' / 'core').mkdir(parents=True)
+    (proc_sys / 'net' / 'core' / 'netdev_max_backlog').write_text('1000\n')
+    (proc_sys / 'vm').mkdir()
+    os.symlink('/sys/kernel/uevent_seqnum', str(proc_sys / 'vm' / 'swappiness'))
+    path = tmp_path / 'sysctl.d' / '99-lowmem.conf'
+    path.parent.mkdir()
+    path.write_text('net.core.netdev_max_backlog = 2500\nvm.swappiness = 30\n')
+    code, result = call(capsys, sysctl_dropin.ARGUMENT_SPEC, lambda context: sysctl_utils.run(context, paths=sysctl_utils.Paths(
+        proc_sys=str(proc_sys))), 'sysctl_dropin', path=str(path), settings={'net.core.netdev_max_backlog': 2500, 'vm.swappiness': 30})
+    assert_changed_failure(code, result, 'unchanged, but vm.swappiness could not be set live')
+    assert (proc_sys / 'net' / 'core' / 'netdev_max_backlog').read_text() == '2500\n'
+    assert [entry['after'] for entry in result['diff']] == ['net.core.netdev_max_backlog = 2500\n']
 
 
 def test_earlyoom_file_written_then_restart_fails(tmp_path, monkeypatch, module_runner):
@@ -80,18 +95,18 @@ def test_earlyoom_file_written_then_restart_fails(tmp_path, monkeypatch, module_
 def test_zswap_one_runtime_value_set_then_the_next_refused(tmp_path, monkeypatch, capsys):
     box = test_zswap.System(tmp_path, monkeypatch, crypto=test_zswap.PROC_CRYPTO)
     test_zswap.refuse_enabled(monkeypatch)
-    code, result = call(capsys, zswap.ARGUMENT_SPEC, lambda context: zswap.run(context, box.paths), 'zswap',
+    code, result = call(capsys, zswap.ARGUMENT_SPEC, lambda context: zswap_utils.run(context, paths=box.paths), 'zswap',
                         compressor='zstd')
     assert_changed_failure(code, result, 'already set: compressor=zstd')
     assert box.param('compressor') == 'zstd'
     assert 'compressor = zstd' in result['diff'][0]['after'] and 'compressor = lzo' in result['diff'][0]['before']
 
 
-def test_oom_protect_drop_ins_written_then_daemon_reload_fails(tmp_path, monkeypatch, module_runner):
+def test_oom_protect_drop_ins_written_then_daemon_reload_fails(tmp_path, monkeypatch, capsys):
     host = test_oom_protect.Host(tmp_path, monkeypatch)
     fake = (tmp_path / 'bin' / 'systemctl')
     fake.write_text(fake.read_text().replace('daemon-reload) exit 0', 'daemon-reload) echo "Access denied" >&2; exit 1'))
-    code, result = module_runner(oom_protect.main, host.params())
+    code, result = test_oom_protect.protect(host, capsys, host.params())
     assert_changed_failure(code, result, 'daemon-reload')
     assert any('OOMScoreAdjust=-700' in entry['after'] for entry in result['diff'])
 
@@ -111,9 +126,7 @@ def test_kernel_cleanup_purged_then_update_grub_fails(tmp_path, capsys):
     host = test_kernel_cleanup.Host(tmp_path, '6.12.48+deb13-amd64')
     read_only = 'cannot create /boot/grub/grub.cfg.new: Read-only file system\n'
     fake = test_kernel_cleanup.FakeDpkg(test_kernel_cleanup.TRIXIE, fail={'update-grub': (1, '', read_only)})
-    spec = dict(keep=dict(type='int', default=2), update_grub=dict(type='bool', default=True),
-                purge=dict(type='bool', default=True))
-    code, result = call(capsys, spec, lambda context: kernel_cleanup.run(
+    code, result = call(capsys, kernel_cleanup.ARGUMENT_SPEC, lambda context: kernel_cleanup.run(
         context, runner=fake, which=fake.which, paths=host.paths), 'kernel_cleanup')
     assert_changed_failure(code, result, 'update-grub failed')
 

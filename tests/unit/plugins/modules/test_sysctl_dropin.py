@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The module end to end on real files: drop-ins and a /proc/sys tree under tmp_path, this machine's /proc/meminfo.
 
-The tests run converge() (what main() does) with ``proc_sys`` under tmp_path, so even a broken ``apply`` switch or a
+The tests run module_utils.sysctl.run() (what main() does) with ``Paths(proc_sys=...)`` under tmp_path, so even a broken ``apply`` switch or a
 mutant cannot set a live value on this machine; main() itself runs only where argument checking fails first.
 """
 from __future__ import annotations
@@ -15,7 +15,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lowmem.vps.plugins.module_utils.result import report
-from ansible_collections.lowmem.vps.plugins.modules.sysctl_dropin import check_path, converge, main
+from ansible_collections.lowmem.vps.plugins.module_utils.sysctl import Paths, check_path, run as converge
+from ansible_collections.lowmem.vps.plugins.modules.sysctl_dropin import ARGUMENT_SPEC, REQUIRED_IF, main
 
 # Values as a stock Debian 13 kernel has them (the runbook changes the first two).
 PROC_SYS = {'vm/swappiness': '60', 'net/core/netdev_max_backlog': '1000', 'vm/dirty_ratio': '20',
@@ -29,17 +30,12 @@ def module_runner(tmp_path, capsys):
     for key, value in PROC_SYS.items():
         (proc_sys / key).parent.mkdir(parents=True, exist_ok=True)
         (proc_sys / key).write_text(value + '\n')
-    spec = dict(path=dict(type='path'), settings=dict(type='dict'), header=dict(type='str', default=''),
-                apply=dict(type='bool', default=True), hidden_net_keys_ok=dict(type='bool', default=False),
-                min_free_kbytes_max_percent=dict(type='float', default=5.0),
-                state=dict(type='str', default='present', choices=['present', 'absent']))
 
     def run(_main, params):
         with patch_module_args(params):
-            module = AnsibleModule(argument_spec=spec, required_if=[('state', 'present', ('settings',))],
-                                   supports_check_mode=True)
+            module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_if=REQUIRED_IF, supports_check_mode=True)
             with pytest.raises(SystemExit) as exited:
-                report(module, 'sysctl_dropin', lambda context: converge(context, str(proc_sys)))
+                report(module, 'sysctl_dropin', lambda context: converge(context, paths=Paths(proc_sys=str(proc_sys))))
         return exited.value.code, json.loads(capsys.readouterr().out)
     run.proc_sys = proc_sys
     return run

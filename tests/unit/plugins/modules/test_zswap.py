@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The module end to end on a system tree under tmp_path, with a fake modprobe (a real executable) first in PATH.
 
-``report(module, 'zswap', run(context, paths))`` is what main() does with the real system paths; main() itself runs only where the real
+``report(module, 'zswap', run(context, paths=paths))`` is what main() does with the real system paths; main() itself runs only where the real
 defaults are harmless (failures before anything is written, runtime=false and persistent=false).
 """
 from __future__ import annotations
@@ -15,7 +15,8 @@ import textwrap
 import pytest
 
 from ansible_collections.lowmem.vps.plugins.module_utils.result import report
-from ansible_collections.lowmem.vps.plugins.modules.zswap import ARGUMENT_SPEC, main, run
+from ansible_collections.lowmem.vps.plugins.module_utils.zswap import Paths, run
+from ansible_collections.lowmem.vps.plugins.modules.zswap import ARGUMENT_SPEC, main
 from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__grub import BOOKWORM_GRUB, CLOUD_CFG, TRIXIE_VPS_GRUB
 from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__zswap import (
     DEBIAN_INITRAMFS_MODULES, PARAMS_6_1, PARAMS_6_12, PROC_CRYPTO,
@@ -46,11 +47,11 @@ class System(object):
 
     def __init__(self, root, monkeypatch, parameters=None, grub=TRIXIE_VPS_GRUB, crypto=CRYPTO_WITHOUT_ZSTD):
         self.root = root
-        self.paths = {
-            'parameters_dir': str(root / 'sys' / 'module' / 'zswap' / 'parameters'), 'proc_crypto': str(root / 'proc' / 'crypto'),
-            'proc_cmdline': str(root / 'proc' / 'cmdline'), 'grub': str(root / 'etc' / 'default' / 'grub'),
-            'grub_d': str(root / 'etc' / 'default' / 'grub.d'), 'initramfs_modules': str(root / 'etc' / 'initramfs-tools' / 'modules'),
-        }
+        self.paths = Paths(
+            parameters_dir=str(root / 'sys' / 'module' / 'zswap' / 'parameters'), proc_crypto=str(root / 'proc' / 'crypto'),
+            proc_cmdline=str(root / 'proc' / 'cmdline'), grub=str(root / 'etc' / 'default' / 'grub'),
+            grub_d=str(root / 'etc' / 'default' / 'grub.d'), initramfs_modules=str(root / 'etc' / 'initramfs-tools' / 'modules'),
+        )
         params_dir = root / 'sys' / 'module' / 'zswap' / 'parameters'
         params_dir.mkdir(parents=True)
         for name, value in (PARAMS_6_12 if parameters is None else parameters).items():
@@ -71,15 +72,15 @@ class System(object):
         self.log = root / 'modprobe.log'
         monkeypatch.setenv('PATH', '%s:%s' % (bin_dir, os.environ.get('PATH', '')))
         monkeypatch.setenv('FAKE_MODPROBE_LOG', str(self.log))
-        monkeypatch.setenv('FAKE_CRYPTO', self.paths['proc_crypto'])
+        monkeypatch.setenv('FAKE_CRYPTO', self.paths.proc_crypto)
         monkeypatch.setenv('FAKE_ZSTD_BLOCK', str(root / 'zstd.block'))
 
     def param(self, name):
-        with open(os.path.join(self.paths['parameters_dir'], name)) as handle:
+        with open(os.path.join(self.paths.parameters_dir, name)) as handle:
             return handle.read().strip()
 
     def text(self, key):
-        with open(self.paths[key]) as handle:
+        with open(getattr(self.paths, key)) as handle:
             return handle.read()
 
     def modprobe_calls(self):
@@ -117,7 +118,7 @@ def zswap(capsys):
         with patch_module_args(params):
             module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
             with pytest.raises(SystemExit) as exited:
-                report(module, 'zswap', lambda context: run(context, system.paths))
+                report(module, 'zswap', lambda context: run(context, paths=system.paths))
         return exited.value.code, json.loads(capsys.readouterr().out)
     return call
 
@@ -137,16 +138,16 @@ def test_runbook_switch_lzo_to_zstd_at_runtime_and_in_grub_then_idempotent(syste
     assert result['grub_changed'] and result['initramfs_changed'] and result['reboot_required']
     assert result['crypto_module'] == 'zstd' and result['missing_parameters'] == [] and result['overrides'] == []
     assert [entry['before_header'] for entry in result['diff']] == [
-        box.paths['grub'], box.paths['initramfs_modules'], '/sys/module/zswap/parameters (running)']
+        box.paths.grub, box.paths.initramfs_modules, '/sys/module/zswap/parameters (running)']
     assert result['diff'][2]['before'] == 'enabled = N\ncompressor = lzo\n'
     assert result['diff'][2]['after'] == 'enabled = Y\ncompressor = zstd\n'
 
     rc, again = zswap(box, initramfs=True, compressor='zstd')
     assert rc == 0 and not again['changed'], again
     assert again['runtime_changed'] == [] and not again['grub_changed'] and not again['initramfs_changed']
-    assert again['diff'] == [{'before_header': box.paths['grub'], 'after_header': box.paths['grub'],
+    assert again['diff'] == [{'before_header': box.paths.grub, 'after_header': box.paths.grub,
                               'before': box.text('grub'), 'after': box.text('grub')},
-                             {'before_header': box.paths['initramfs_modules'], 'after_header': box.paths['initramfs_modules'],
+                             {'before_header': box.paths.initramfs_modules, 'after_header': box.paths.initramfs_modules,
                               'before': box.text('initramfs_modules'), 'after': box.text('initramfs_modules')}]
     assert box.modprobe_calls() == ['zstd'], 'zstd is in /proc/crypto now: no second modprobe'
     assert again['reboot_required'], '/proc/cmdline has not the tokens until the machine boots with them'
@@ -183,7 +184,7 @@ def test_zpool_on_6_12_is_a_warning_and_stays_off_the_command_line(system, zswap
     box = system(crypto=PROC_CRYPTO)
     rc, result = zswap(box, compressor='zstd', zpool='zsmalloc', accept_threshold_percent=80)
     assert rc == 0 and result['missing_parameters'] == ['zpool']
-    assert not os.path.exists(os.path.join(box.paths['parameters_dir'], 'zpool'))
+    assert not os.path.exists(os.path.join(box.paths.parameters_dir, 'zpool'))
     assert 'zpool' not in box.text('grub')
     assert result['cmdline_tokens'] == ['zswap.enabled=1', 'zswap.compressor=zstd', 'zswap.accept_threshold_percent=80']
     assert any('no zswap parameter zpool' in warning for warning in warnings(result))
@@ -236,9 +237,9 @@ def test_runtime_false_accepts_a_known_compressor_it_cannot_check(system, zswap)
 
 def test_runtime_false_without_zswap_warns_and_writes_every_token(system, zswap):
     box = system()
-    for name in os.listdir(box.paths['parameters_dir']):
-        os.unlink(os.path.join(box.paths['parameters_dir'], name))
-    os.rmdir(box.paths['parameters_dir'])
+    for name in os.listdir(box.paths.parameters_dir):
+        os.unlink(os.path.join(box.paths.parameters_dir, name))
+    os.rmdir(box.paths.parameters_dir)
     rc, result = zswap(box, compressor='zstd', zpool='zsmalloc', runtime=False)
     assert rc == 0 and result['runtime'] == {}
     assert 'zswap.zpool=zsmalloc' in box.text('grub')
@@ -249,7 +250,7 @@ def test_runtime_false_without_zswap_warns_and_writes_every_token(system, zswap)
 
 def test_read_only_parameter_fails_with_the_container_hint_and_changes_nothing(system, zswap):
     box = system(crypto=PROC_CRYPTO)
-    target = os.path.join(box.paths['parameters_dir'], 'compressor')
+    target = os.path.join(box.paths.parameters_dir, 'compressor')
     os.unlink(target)
     # A kernel file nobody may write, root included: as /sys/module/zswap/parameters inside a container.
     os.symlink('/proc/sys/kernel/osrelease', target)
@@ -261,13 +262,26 @@ def test_read_only_parameter_fails_with_the_container_hint_and_changes_nothing(s
     assert box.snapshot() == before
 
 
+def test_compressor_loaded_then_a_parameter_not_writable_reports_the_load(system, zswap):
+    """modprobe loading zstd changes the running kernel: a refusal after it says changed, never "nothing was changed"."""
+    box = system()  # /proc/crypto without zstd: the fake modprobe loads it
+    target = os.path.join(box.paths.parameters_dir, 'enabled')
+    os.unlink(target)
+    os.symlink('/proc/sys/kernel/osrelease', target)
+    rc, result = zswap(box, compressor='zstd')
+    assert rc == 1 and box.modprobe_calls() == ['zstd']
+    assert result['changed'] is True and 'cannot write %s' % target in result['msg']
+    assert 'nothing was changed' not in result['msg']
+    assert box.text('grub') == TRIXIE_VPS_GRUB
+
+
 def refuse_enabled(monkeypatch):
     """The kernel refusing enabled=Y with EINVAL, as zswap does when it cannot create a pool (other writes go through).
 
     Injected at write_parameter: a real kernel file that refuses a value needs a writable /proc or /sys, which the
     unit tests' sandbox (tools/sandbox) does not give.
     """
-    from ansible_collections.lowmem.vps.plugins.modules import zswap as zswap_module
+    from ansible_collections.lowmem.vps.plugins.module_utils import zswap as zswap_module
     real = zswap_module.write_parameter
 
     def write_parameter(name, value, parameters_dir):
@@ -289,7 +303,7 @@ def test_refusal_midway_says_what_was_set_and_leaves_files_alone(system, zswap, 
 
 def test_value_the_kernel_does_not_keep_fails(system, zswap):
     box = system(crypto=PROC_CRYPTO)
-    target = os.path.join(box.paths['parameters_dir'], 'max_pool_percent')
+    target = os.path.join(box.paths.parameters_dir, 'max_pool_percent')
     os.unlink(target)
     os.symlink('/dev/null', target)  # takes every write, reads back empty
     rc, result = zswap(box, compressor='zstd', max_pool_percent=20)
@@ -350,8 +364,8 @@ def test_grub_file_it_cannot_rewrite_fails_before_runtime_writes(system, zswap):
 
 def test_without_initramfs_tools_it_warns(system, zswap):
     box = system(crypto=PROC_CRYPTO)
-    os.unlink(box.paths['initramfs_modules'])
-    os.rmdir(os.path.dirname(box.paths['initramfs_modules']))
+    os.unlink(box.paths.initramfs_modules)
+    os.rmdir(os.path.dirname(box.paths.initramfs_modules))
     rc, result = zswap(box, initramfs=True, compressor='zstd')
     assert rc == 0 and not result['initramfs_changed']
     assert any('initramfs-tools is not installed' in warning for warning in warnings(result))
@@ -382,4 +396,4 @@ def test_initramfs_is_left_alone_by_default(system, zswap):
     rc, result = zswap(box, compressor='zstd')
     assert rc == 0 and result['grub_changed'] and not result['initramfs_changed']
     assert box.text('initramfs_modules') == DEBIAN_INITRAMFS_MODULES
-    assert box.paths['initramfs_modules'] not in [entry['before_header'] for entry in result['diff']]
+    assert box.paths.initramfs_modules not in [entry['before_header'] for entry in result['diff']]
