@@ -253,7 +253,9 @@ class SwapExecutor(object):
         if status == 'eperm':
             return method, False, _inactive_reason(message)
         if status != 'ok':
-            raise SwapFailure('swapon %s failed: %s; the file and /etc/fstab were left as they were' % (path, message))
+            left = '/etc/fstab left as it was, %s' % self.done_so_far() if self.actions else \
+                'the file and /etc/fstab were left as they were'
+            raise SwapFailure('swapon %s failed: %s; %s' % (path, message, left))
         return method, True, ''
 
     def recreate(self, size, method, priority, retry_method, entry, current):
