@@ -176,8 +176,8 @@ actions:
       V(chmod /swapfile), V(write /etc/fstab)); empty in check mode and when nothing changed.
     - Also returned when the task fails after a change, for example a resize whose C(swapon) fails after the file was
       swapped off. The task then reports C(changed=true), and its C(diff) holds one entry per change made, headed
-      C(step N: <action>), with the state of the file before and after (C(/swapfile: active) to C(/swapfile: inactive)),
-      plus the fstab diff once fstab was written.
+      C(step N) and the action, with the state of the file before and after (for a swapoff, C(active) then
+      C(inactive)), plus the fstab diff once fstab was written.
   returned: always, and on a failure after a change
   type: list
   elements: str

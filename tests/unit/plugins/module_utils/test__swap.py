@@ -95,7 +95,7 @@ class Host(object):
         self.path = str(self.dir / 'swapfile')
         self.new_path = self.path + '.new'
         self.system = Paths(swaps=str(root / 'swaps'), meminfo=str(root / 'meminfo'), mounts=str(root / 'mounts'),
-                                  fstab=str(root / 'fstab'), container_markers=())
+                            fstab=str(root / 'fstab'), container_markers=())
         self.fstab_text = FSTAB
         (root / 'fstab').write_text(FSTAB)
         self.mounts('ext4')
