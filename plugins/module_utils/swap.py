@@ -4,11 +4,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Swap files: read /proc/swaps, /proc/mounts and fstab, size ``auto``, choose how to create and how to resize.
 
-The readers, parsers and planners are pure functions over text or plain values, with the system
-paths as default arguments. :class:`SwapfileRun` carries a plan out through a module-like object
-(``run_command``, ``get_bin_path``, ``check_mode``, ``atomic_move``), the same duck type
-:func:`files.apply_file` uses, so tests drive it with a real AnsibleModule, real files under a
-temporary directory and small executables first in PATH.
+The readers, parsers and planners here are pure functions over text or plain values, with the system
+paths as default arguments (:class:`Paths`). :func:`plan_present` and :func:`plan_absent` read the
+system and return a :class:`Plan`; :mod:`swap_resize` carries a plan out (``run()``, the module's
+entry point, and :class:`~swap_resize.SwapExecutor`, which records every host change as it makes it).
 
 Safety rules, in one place:
 
@@ -23,15 +22,13 @@ Safety rules, in one place:
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 
 from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
-from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file, read_text
+from ansible_collections.lowmem.vps.plugins.module_utils.files import plan_file, read_text
 from ansible_collections.lowmem.vps.plugins.module_utils.meminfo import MEMINFO_PATH, MeminfoError, read_meminfo
 from ansible_collections.lowmem.vps.plugins.module_utils.sizes import GIB, MIB, SizeError, format_size, parse_size
-from ansible_collections.lowmem.vps.plugins.module_utils.runner import C_LOCALE
 
 SWAPS_PATH = '/proc/swaps'
 MOUNTS_PATH = '/proc/mounts'
@@ -119,8 +116,8 @@ class FileState(object):
         return self.mode == SWAPFILE_MODE and self.uid == 0 and self.gid == 0
 
 
-class SystemPaths(object):
-    """Where the system is read: the real paths by default, files under a temporary tree in tests."""
+class Paths(object):
+    """Where the system is read and written: the real paths by default, files under a temporary tree in tests."""
 
     def __init__(self, swaps=SWAPS_PATH, meminfo=MEMINFO_PATH, mounts=MOUNTS_PATH, fstab=FSTAB_PATH,
                  container_markers=CONTAINER_MARKERS):
@@ -131,7 +128,9 @@ class SystemPaths(object):
         self.container_markers = container_markers
 
 
-SYSTEM = SystemPaths()
+# The name before the collection-wide ``Paths`` convention.
+SystemPaths = Paths
+SYSTEM = Paths()
 
 
 # ---------------------------------------------------------------- parsing
@@ -471,254 +470,15 @@ def describe(size, active, priority):
     return text
 
 
-# ---------------------------------------------------------------- carrying it out
+# ---------------------------------------------------------------- planning
 
 
-class SwapfileRun(object):
-    """Plan and carry out one swapfile task through ``module`` (an AnsibleModule or the same duck type)."""
+class Plan(object):
+    """What one swapfile task found and will do: the values read, the sizes, the steps (:func:`plan_steps`) and the fstab
+    FilePlan. :mod:`swap_resize` carries it out; check mode reports it as it is."""
 
-    def __init__(self, module, path, system=SYSTEM):
-        self.module = module
-        self.path = path
-        self.new_path = path + NEW_SUFFIX
-        self.system = system
-        self.warnings = []
-        self.changes = []
-
-    # -- commands
-
-    def run(self, name, args):
-        """(rc, stdout, stderr) of one command, by list, in the C locale; rc 127 when it is not installed."""
-        binary = self.module.get_bin_path(name)
-        if not binary:
-            return 127, '', '%s: command not found' % name
-        return self.module.run_command([binary] + list(args), environ_update=C_LOCALE)
-
-    def btrfs_has_mkswapfile(self):
-        if not self.module.get_bin_path('btrfs'):
-            return False
-        return self.run('btrfs', ['filesystem', 'mkswapfile', '--help'])[0] == 0
-
-    def create(self, target, size, method):
-        """Create ``target`` (absent) with ``size`` bytes by ``method``, mode 0600 root:root.
-
-        On failure the partial file is removed and SwapFailure says why (disk full named as such).
-        """
-        try:
-            if method == 'btrfs':
-                result = self.run('btrfs', ['filesystem', 'mkswapfile', '--size', format_size(size).lower(), target])
-            else:
-                handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SWAPFILE_MODE)
-                os.close(handle)
-                result = (0, '', '')
-                if method == 'btrfs_nocow':
-                    result = self.run('chattr', ['+C', target])
-                if result[0] == 0 and method == 'fallocate':
-                    result = self.run('fallocate', ['-l', str(size), target])
-                    if result[0] != 0 and not is_enospc(result[2]):
-                        self.warnings.append('fallocate failed on %s (%s); writing the file with dd instead'
-                                             % (target, result[2].strip()))
-                        os.truncate(target, 0)
-                        method = 'dd'
-                        result = (0, '', '')
-                if result[0] == 0 and method in ('dd', 'btrfs_nocow'):
-                    result = self.run('dd', ['if=/dev/zero', 'of=%s' % target, 'bs=1M', 'count=%d' % (size // MIB),
-                                             'conv=fsync', 'status=none'])
-            rc, out, err = result
-            if rc != 0:
-                detail = (err or out).strip()
-                if is_enospc(detail):
-                    raise SwapFailure('no space left on device while creating %s (%s): the partial file was removed'
-                                      % (target, detail))
-                raise SwapFailure('creating %s failed: %s' % (target, detail))
-            os.chmod(target, SWAPFILE_MODE)
-            info = os.stat(target)
-            if info.st_uid != 0 or info.st_gid != 0:
-                os.chown(target, 0, 0)
-        except OSError as exc:
-            self.remove(target)
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise SwapFailure('no space left on device while creating %s: the partial file was removed' % target) from exc
-            raise SwapFailure('creating %s failed: %s' % (target, exc.strerror or exc)) from exc
-        except SwapFailure:
-            self.remove(target)
-            raise
-        return method
-
-    def mkswap(self, target):
-        rc, out, err = self.run('mkswap', [target])
-        if rc != 0:
-            raise SwapFailure('mkswap %s failed: %s' % (target, (err or out).strip()))
-
-    def swapon(self, target, priority):
-        """('ok', '') or (kind, message) with kind from :func:`classify_swapon_error`."""
-        args = [target] if priority is None or priority < 0 else ['-p', str(priority), target]
-        rc, out, err = self.run('swapon', args)
-        if rc == 0:
-            return 'ok', ''
-        message = (err or out).strip()
-        return classify_swapon_error(message), message
-
-    def swapoff(self, target):
-        rc, out, err = self.run('swapoff', [target])
-        if rc != 0:
-            raise SwapFailure('swapoff %s failed: %s' % (target, (err or out).strip()))
-
-    def remove(self, target):
-        try:
-            os.unlink(target)
-        except FileNotFoundError:
-            pass
-
-    def build(self, target, size, method, priority, retry_method):
-        """Create, format and activate ``target``.
-
-        Returns (method, status, message): status ``ok``, or ``eperm`` (swapon refused, the file stays).
-        A swapon ``Invalid argument`` on a file made by fallocate or mkswapfile recreates it by
-        ``retry_method`` once. Any other failure removes ``target`` and raises SwapFailure.
-        """
-        method = self.create(target, size, method)
-        try:
-            self.mkswap(target)
-            status, message = self.swapon(target, priority)
-            if status == 'einval' and method not in ('dd', 'btrfs_nocow'):
-                self.warnings.append('swapon refused %s made by %s (%s); recreated it by writing it in full'
-                                     % (target, method, message))
-                self.remove(target)
-                method = self.create(target, size, retry_method)
-                self.mkswap(target)
-                status, message = self.swapon(target, priority)
-            if status not in ('ok', 'eperm'):
-                raise SwapFailure('swapon %s failed: %s' % (target, message))
-        except SwapFailure:
-            self.remove(target)
-            raise
-        return method, status, message
-
-
-def _inactive_reason(message):
-    return ('swapon was refused (%s): this looks like a container, where the kernel does not let swap be enabled; '
-            'the file and the fstab line take effect on a machine that boots this system' % message)
-
-
-def converge_present(module, path, size='auto', priority=None, fstab=True, auto_max_disk_percent=AUTO_MAX_DISK_PERCENT,
-                     system=SYSTEM):
-    """Make ``path`` an active swap file of ``size`` with one fstab line; return the module result.
-
-    Raises SwapError (nothing changed) for bad input and SwapFailure when a step fails.
-    """
-    job = SwapfileRun(module, path, system)
-    check_path(path)
-    if priority is not None and not -1 <= priority <= 32767:
-        raise SwapError('priority=%d is outside -1..32767' % priority)
-    if not 1 <= auto_max_disk_percent <= 100:
-        raise SwapError('auto_max_disk_percent=%d is outside 1..100' % auto_max_disk_percent)
-    explicit = None if str(size).strip().lower() == 'auto' else parse_swap_size(size)
-    mount = check_directory(path, system.mounts)
-    fstype = mount.fstype if mount is not None else None
-    directory = os.path.dirname(path)
-    current = file_state(path)
-    leftover = file_state(job.new_path)
-    check_target(current)
-    check_target(leftover)
-    mem_total, available = memory(system.meminfo)
-    entries = read_swaps(system.swaps)
-    entry = find_entry(entries, path)
-    new_entry = find_entry(entries, job.new_path) if leftover.exists else None
-    free = free_bytes(directory)
-    size_before = current.size if current.exists else None
-    active_before = entry is not None
-    priority_before = entry.priority if entry is not None else None
-    wanted = explicit if explicit is not None else auto_size(mem_total, free, current.allocated + leftover.allocated,
-                                                             auto_max_disk_percent)
-
-    # <path>.new is active only in the middle of a two-file resize (this run's or an interrupted one's):
-    # it holds swap while <path> is recreated. Inactive, it is a leftover and goes.
-    finish = None
-    if new_entry is not None:
-        finish = _plan_finish(job, wanted, current, entry, new_entry, free, available)
-        if finish == 'rebuild':
-            # What <path> will be once rebuilt: the steps below then find nothing left to do.
-            current = FileState(path, exists=True, regular=True, size=wanted, allocated=wanted, mode=SWAPFILE_MODE, uid=0,
-                                gid=0, signature=True)
-            entry = SwapEntry(path, 'file', wanted, 0, priority if priority is not None and priority >= 0 else new_entry.priority)
-    drop_leftover = leftover.exists and new_entry is None
-    if drop_leftover:
-        free += leftover.allocated
-
-    reason = recreate_reason(current, wanted, entry is not None, fstype)
-    resize = 'two_file' if finish == 'rebuild' else 'none'
-    if reason:
-        if entry is not None:
-            resize = resize_strategy(entry.used, available)
-            if resize == 'two_file':
-                _check_two_file(job, wanted, free, current, entry, available)
-            else:
-                check_fits(wanted, free, current.allocated, directory)
-        else:
-            check_fits(wanted, free, current.allocated, directory)
-            if current.exists and current.size != wanted:
-                resize = 'in_place'
-    fix_owner = not reason and not current.owned_right
-    reprioritize = False
-    if not reason and entry is not None and priority is not None and priority != -1 and entry.priority != priority:
-        if entry.used + SWAPOFF_MARGIN <= available:
-            reprioritize = True
-        else:
-            job.warnings.append('%s is active with priority %d; %d applies at the next boot (swapping it off now to change '
-                                'the priority would need more than MemAvailable)' % (path, entry.priority, priority))
-    needs_swapon = reason is not None or entry is None
-    fstab_plan = plan_fstab(path, priority, True, system.fstab) if fstab else None
-
-    method = 'none'
-    if reason or finish == 'rebuild':
-        method = choose_method(fstype, fstype == 'btrfs' and job.btrfs_has_mkswapfile())
-    active = entry is not None and not reason
-    inactive_reason = ''
-
-    steps = plan_steps(drop_leftover, finish, reason, resize, fix_owner, needs_swapon, reprioritize,
-                       fstab_plan is not None and fstab_plan.changed)
-    if module.check_mode:
-        marker = in_container(system.container_markers) if needs_swapon else None
-        if marker is not None:
-            # swapon alone would change nothing there; a recreated file still counts.
-            steps = [step for step in steps if step != 'swapon']
-            active = False
-            inactive_reason = 'swapon would most likely be refused: this looks like a container (%s exists)' % marker
-        else:
-            active = True if needs_swapon else active
-        done = steps
-    else:
-        state = dict(method=method, active=active, inactive_reason=inactive_reason)
-        done = []
-        try:
-            for step in steps:
-                if step == 'fstab':
-                    continue  # written last, below: after the swap area is what the line says
-                if _run_step(step, job, state, wanted=wanted, priority=priority, fstype=fstype, entry=entry,
-                             current=current, active_before=active_before):
-                    done.append(step)
-        except OSError as exc:
-            raise SwapFailure('%s: %s; /etc/fstab left as it was, check %s and %s'
-                              % (exc.filename or path, exc.strerror or exc, path, job.new_path)) from exc
-        if 'fstab' in steps:
-            apply_file(module, fstab_plan)
-            done.append('fstab')
-        method, active, inactive_reason = state['method'], state['active'], state['inactive_reason']
-    changed = bool(done)
-
-    final_priority = _final_priority(system, path, active, priority, entry if not reason else None, module.check_mode)
-    method = reported_method(method)
-    diff = []
-    if fstab_plan is not None:
-        diff.append(fstab_plan.diff())
-    diff.append({'before_header': '%s (swap file)' % path, 'after_header': '%s (swap file)' % path,
-                 'before': describe(size_before, active_before, priority_before),
-                 'after': describe(wanted, active, final_priority)})
-    return dict(changed=changed, swapfile=path, size=wanted, size_human=format_size(wanted), size_before=size_before,
-                active=active, inactive_reason=inactive_reason, priority=final_priority, method=method, resize=resize,
-                fstab_changed=bool(fstab_plan is not None and fstab_plan.changed), steps=done, diff=diff,
-                warnings=job.warnings)
+    def __init__(self, **values):
+        self.__dict__.update(values)
 
 
 def plan_steps(drop_leftover, finish, reason, resize, fix_owner, needs_swapon, reprioritize, fstab_changed):
@@ -743,40 +503,9 @@ def plan_steps(drop_leftover, finish, reason, resize, fix_owner, needs_swapon, r
     return steps
 
 
-def _run_step(step, job, state, wanted, priority, fstype, entry, current, active_before):
-    """Carry out one step of :func:`plan_steps`; True when it changed the host (a refused swapon does not)."""
-    path = job.path
-    if step == 'remove_leftover':
-        job.remove(job.new_path)
-    elif step == 'drop_new':
-        _drop_new(job)
-    elif step == 'rebuild':
-        state['method'] = _rebuild_from_new(job, wanted, state['method'], priority, fallback_method(fstype),
-                                            original_active=active_before)
-    elif step == 'two_file':
-        state['method'] = _two_file(job, wanted, state['method'], priority, fallback_method(fstype))
-        state['active'] = True
-    elif step == 'recreate':
-        state['method'], state['active'], state['inactive_reason'] = _recreate(
-            job, wanted, state['method'], priority, fallback_method(fstype), entry, current)
-    elif step == 'fix_owner':
-        os.chmod(path, SWAPFILE_MODE)
-        if current.uid != 0 or current.gid != 0:
-            os.chown(path, 0, 0)
-    elif step == 'swapon':
-        state['method'], state['active'], state['inactive_reason'] = _activate_existing(
-            job, wanted, priority, fallback_method(fstype))
-        return state['active']
-    elif step == 'reprioritize':
-        _reprioritize(job, priority, entry.priority)
-    else:  # pragma: no cover - plan_steps names only the steps above
-        raise ValueError('unknown swap step %r' % step)
-    return True
-
-
-def _check_two_file(job, wanted, free, current, entry, available):
+def _check_two_file(path, wanted, free, current, entry, available):
     """Refuse a two-file resize that would not fit on disk or in memory (SwapError)."""
-    directory = os.path.dirname(job.path)
+    directory = os.path.dirname(path)
     # First <path>.new is created next to the old file, then <path> is recreated next to <path>.new.
     check_fits(wanted, free, current.allocated, directory, two_files=True)
     if 2 * wanted + DISK_RESERVE > free + current.allocated:
@@ -786,177 +515,125 @@ def _check_two_file(job, wanted, free, current, entry, available):
                            format_size(current.allocated), format_size(DISK_RESERVE)))
     if entry.used + SWAPOFF_MARGIN > available + wanted:
         raise SwapError('cannot resize %s to %s: %s of swap in use would fit neither in the new file nor in '
-                        'MemAvailable (%s)' % (job.path, format_size(wanted), format_size(entry.used), format_size(available)))
+                        'MemAvailable (%s)' % (path, format_size(wanted), format_size(entry.used), format_size(available)))
 
 
-def _plan_finish(job, wanted, current, entry, new_entry, free, available):
+def _plan_finish(path, wanted, current, entry, new_entry, free, available):
     """What to do with an active <path>.new: ``drop_new`` when <path> is active with the wanted size, else ``rebuild``.
 
     Refuses (SwapError) when a swapoff on the way would not fit in memory or <path> would not fit on disk.
     """
+    new_path = path + NEW_SUFFIX
     if entry is not None and current.size == wanted:
         if new_entry.used + SWAPOFF_MARGIN > available + max(entry.size - entry.used, 0):
             raise SwapError('%s from an interrupted resize is active with %s in use, which would fit neither in %s nor in '
-                            'MemAvailable (%s)' % (job.new_path, format_size(new_entry.used), job.path, format_size(available)))
+                            'MemAvailable (%s)' % (new_path, format_size(new_entry.used), path, format_size(available)))
         return 'drop_new'
     if entry is not None and entry.used + SWAPOFF_MARGIN > available + max(new_entry.size - new_entry.used, 0):
         raise SwapError('%s from an interrupted resize is active, but swapping off %s (%s in use) needs more than '
                         'MemAvailable (%s) plus the free space of %s'
-                        % (job.new_path, job.path, format_size(entry.used), format_size(available), job.new_path))
+                        % (new_path, path, format_size(entry.used), format_size(available), new_path))
     if new_entry.used + SWAPOFF_MARGIN > available + wanted:
         raise SwapError('%s from an interrupted resize holds %s, which would fit neither in a %s %s nor in MemAvailable (%s)'
-                        % (job.new_path, format_size(new_entry.used), format_size(wanted), job.path, format_size(available)))
-    check_fits(wanted, free, current.allocated, os.path.dirname(job.path))
+                        % (new_path, format_size(new_entry.used), format_size(wanted), path, format_size(available)))
+    check_fits(wanted, free, current.allocated, os.path.dirname(path))
     return 'rebuild'
 
 
-def _drop_new(job):
-    job.swapoff(job.new_path)
-    job.remove(job.new_path)
+def plan_present(path, size='auto', priority=None, fstab=True, auto_max_disk_percent=AUTO_MAX_DISK_PERCENT, paths=SYSTEM,
+                 btrfs_mkswapfile=lambda: False):
+    """Read the system and plan ``state=present``: a :class:`Plan`, or SwapError (bad input, a refusal).
 
-
-def _rebuild_from_new(job, size, method, priority, retry_method, original_active=True):
-    """With <path>.new active: swap <path> off (when active), recreate and activate it, then retire <path>.new.
-
-    An active swap file can be neither renamed nor unlinked (the kernel answers EPERM), so <path>.new
-    cannot simply take the old file's name: it holds the swap while <path> is made again.
+    ``btrfs_mkswapfile`` answers whether ``btrfs filesystem mkswapfile`` exists (asked only on btrfs).
     """
-    if original_active:
-        try:
-            job.swapoff(job.path)
-        except SwapFailure as exc:
-            raise SwapFailure('%s; both %s and %s are active, rerun to finish the resize' % (exc, job.path, job.new_path)) from exc
-    job.remove(job.path)
-    try:
-        method, status, message = job.build(job.path, size, method, priority, retry_method)
-        if status != 'ok':
-            job.remove(job.path)
-            raise SwapFailure('swapon %s failed: %s' % (job.path, message))
-    except SwapFailure as exc:
-        raise SwapFailure('%s; %s is active and holds the swap, /etc/fstab still names %s: rerun to finish the resize'
-                          % (exc, job.new_path, job.path)) from exc
-    try:
-        _drop_new(job)
-    except SwapFailure as exc:
-        raise SwapFailure('%s; both %s and %s are active, rerun to finish the resize' % (exc, job.path, job.new_path)) from exc
-    return method
-
-
-def _final_priority(system, path, active, priority, untouched_entry, check_mode):
-    if active and not check_mode:
-        entry = find_entry(read_swaps(system.swaps), path)
-        if entry is not None:
-            return entry.priority
-    if priority is not None and priority != -1:
-        return priority
-    if untouched_entry is not None:
-        return untouched_entry.priority
-    return None
-
-
-def _activate_existing(job, size, priority, retry_method):
-    """swapon an existing, correct file; a file swapon calls invalid is rewritten in full once."""
-    status, message = job.swapon(job.path, priority)
-    method = 'none'
-    if status == 'einval':
-        job.warnings.append('swapon refused %s (%s); recreated it by writing it in full' % (job.path, message))
-        job.remove(job.path)
-        try:
-            method, status, message = job.build(job.path, size, retry_method, priority, retry_method)
-        except SwapFailure as exc:
-            raise SwapFailure('%s; the unusable %s was removed, /etc/fstab left as it was' % (exc, job.path)) from exc
-    if status == 'eperm':
-        return method, False, _inactive_reason(message)
-    if status != 'ok':
-        raise SwapFailure('swapon %s failed: %s; the file and /etc/fstab were left as they were' % (job.path, message))
-    return method, True, ''
-
-
-def _recreate(job, size, method, priority, retry_method, entry, current):
-    """Create the file at its path: after swapping the old one off when it is active (in place)."""
-    if entry is not None:
-        try:
-            job.swapoff(job.path)
-        except SwapFailure as exc:
-            raise SwapFailure('%s; %s stays active as it was, nothing was changed' % (exc, job.path)) from exc
-    job.remove(job.path)
-    try:
-        method, status, message = job.build(job.path, size, method, priority, retry_method)
-        if status != 'ok' and entry is not None:
-            raise SwapFailure('swapon %s failed: %s' % (job.path, message))
-    except SwapFailure as exc:
-        if entry is None:
-            if current.exists:
-                raise SwapFailure('%s; the previous (inactive) %s was removed, /etc/fstab left as it was' % (exc, job.path)) from exc
-            raise SwapFailure('%s; /etc/fstab left as it was, nothing was changed' % exc) from exc
-        raise SwapFailure('%s; %s' % (exc, _restore(job, current.size, retry_method, entry.priority))) from exc
-    if status == 'eperm':
-        return method, False, _inactive_reason(message)
-    return method, True, ''
-
-
-def _restore(job, size, method, priority):
-    """Best effort after a failed in-place resize: bring back a swap file of the old size."""
-    try:
-        job.remove(job.path)
-        job.create(job.path, size, method)
-        job.mkswap(job.path)
-        status, message = job.swapon(job.path, priority)
-    except SwapFailure as exc:
-        return 'restoring the old size failed too (%s): %s is NOT active, /etc/fstab left as it was' % (exc, job.path)
-    if status != 'ok':
-        return 'the old size was recreated but swapon failed (%s): %s is NOT active' % (message, job.path)
-    return 'the old size (%s) was recreated and is active again, /etc/fstab left as it was' % format_size(size)
-
-
-def _two_file(job, size, method, priority, retry_method):
-    """Resize an active file whose swap does not fit in RAM, never with less swap active than before.
-
-    <path>.new is created, formatted and swapped on; then <path> is swapped off (its pages move to
-    <path>.new), recreated with the new size and swapped on; last <path>.new is swapped off and deleted.
-    A failure before <path> is swapped off removes <path>.new again and leaves <path> as it was.
-    """
-    job.remove(job.new_path)
-    try:
-        new_method, status, message = job.build(job.new_path, size, method, priority, retry_method)
-    except SwapFailure as exc:
-        raise SwapFailure('%s; %s stays active, nothing was changed' % (exc, job.path)) from exc
-    if status != 'ok':
-        job.remove(job.new_path)
-        raise SwapFailure('swapon %s failed: %s; %s stays active, nothing was changed' % (job.new_path, message, job.path))
-    try:
-        job.swapoff(job.path)
-    except SwapFailure as exc:
-        try:
-            _drop_new(job)
-            state = 'the new file was removed again, nothing was changed'
-        except SwapFailure:
-            state = 'both %s and %s are active; rerun to finish the resize' % (job.path, job.new_path)
-        raise SwapFailure('%s; %s stays active, %s' % (exc, job.path, state)) from exc
-    return _rebuild_from_new(job, size, new_method, priority, retry_method, original_active=False)
-
-
-def _reprioritize(job, priority, old_priority):
-    job.swapoff(job.path)
-    status, message = job.swapon(job.path, priority)
-    if status != 'ok':
-        back, again = job.swapon(job.path, old_priority)
-        state = 'it is active again with priority %d' % old_priority if back == 'ok' else 'it is NOT active (%s)' % again
-        raise SwapFailure('swapon -p %d %s failed: %s; %s' % (priority, job.path, message, state))
-
-
-def converge_absent(module, path, fstab=True, system=SYSTEM):
-    """Swap ``path`` (and a leftover ``<path>.new``) off, drop its fstab lines, delete the files; return the result."""
-    job = SwapfileRun(module, path, system)
+    new_path = path + NEW_SUFFIX
+    warnings = []
     check_path(path)
-    targets = [file_state(path), file_state(job.new_path)]
+    if priority is not None and not -1 <= priority <= 32767:
+        raise SwapError('priority=%d is outside -1..32767' % priority)
+    if not 1 <= auto_max_disk_percent <= 100:
+        raise SwapError('auto_max_disk_percent=%d is outside 1..100' % auto_max_disk_percent)
+    explicit = None if str(size).strip().lower() == 'auto' else parse_swap_size(size)
+    mount = check_directory(path, paths.mounts)
+    fstype = mount.fstype if mount is not None else None
+    directory = os.path.dirname(path)
+    current = file_state(path)
+    leftover = file_state(new_path)
+    check_target(current)
+    check_target(leftover)
+    mem_total, available = memory(paths.meminfo)
+    entries = read_swaps(paths.swaps)
+    entry = find_entry(entries, path)
+    new_entry = find_entry(entries, new_path) if leftover.exists else None
+    free = free_bytes(directory)
+    size_before = current.size if current.exists else None
+    active_before = entry is not None
+    priority_before = entry.priority if entry is not None else None
+    wanted = explicit if explicit is not None else auto_size(mem_total, free, current.allocated + leftover.allocated,
+                                                             auto_max_disk_percent)
+
+    # <path>.new is active only in the middle of a two-file resize (this run's or an interrupted one's):
+    # it holds swap while <path> is recreated. Inactive, it is a leftover and goes.
+    finish = None
+    if new_entry is not None:
+        finish = _plan_finish(path, wanted, current, entry, new_entry, free, available)
+        if finish == 'rebuild':
+            # What <path> will be once rebuilt: the steps below then find nothing left to do.
+            current = FileState(path, exists=True, regular=True, size=wanted, allocated=wanted, mode=SWAPFILE_MODE, uid=0,
+                                gid=0, signature=True)
+            entry = SwapEntry(path, 'file', wanted, 0, priority if priority is not None and priority >= 0 else new_entry.priority)
+    drop_leftover = leftover.exists and new_entry is None
+    if drop_leftover:
+        free += leftover.allocated
+
+    reason = recreate_reason(current, wanted, entry is not None, fstype)
+    resize = 'two_file' if finish == 'rebuild' else 'none'
+    if reason:
+        if entry is not None:
+            resize = resize_strategy(entry.used, available)
+            if resize == 'two_file':
+                _check_two_file(path, wanted, free, current, entry, available)
+            else:
+                check_fits(wanted, free, current.allocated, directory)
+        else:
+            check_fits(wanted, free, current.allocated, directory)
+            if current.exists and current.size != wanted:
+                resize = 'in_place'
+    fix_owner = not reason and not current.owned_right
+    reprioritize = False
+    if not reason and entry is not None and priority is not None and priority != -1 and entry.priority != priority:
+        if entry.used + SWAPOFF_MARGIN <= available:
+            reprioritize = True
+        else:
+            warnings.append('%s is active with priority %d; %d applies at the next boot (swapping it off now to change '
+                            'the priority would need more than MemAvailable)' % (path, entry.priority, priority))
+    needs_swapon = reason is not None or entry is None
+    fstab_plan = plan_fstab(path, priority, True, paths.fstab) if fstab else None
+
+    method = 'none'
+    if reason or finish == 'rebuild':
+        method = choose_method(fstype, fstype == 'btrfs' and btrfs_mkswapfile())
+    steps = plan_steps(drop_leftover, finish, reason, resize, fix_owner, needs_swapon, reprioritize,
+                       fstab_plan is not None and fstab_plan.changed)
+    return Plan(path=path, new_path=new_path, wanted=wanted, priority=priority, fstype=fstype, current=current, entry=entry,
+                size_before=size_before, active_before=active_before, priority_before=priority_before, reason=reason,
+                resize=resize, needs_swapon=needs_swapon, fstab_plan=fstab_plan, method=method, steps=steps,
+                warnings=warnings)
+
+
+def plan_absent(path, fstab=True, paths=SYSTEM):
+    """Read the system and plan ``state=absent``: a :class:`Plan` (``active``: the entries to swap off, ``existing``:
+    the files to delete), or SwapError when swapping off would not fit in memory or the files cannot be deleted."""
+    new_path = path + NEW_SUFFIX
+    check_path(path)
+    targets = [file_state(path), file_state(new_path)]
     for state in targets:
         check_target(state)
-    entries = read_swaps(system.swaps)
-    active = [entry for entry in (find_entry(entries, path), find_entry(entries, job.new_path)) if entry is not None]
+    entries = read_swaps(paths.swaps)
+    active = [entry for entry in (find_entry(entries, path), find_entry(entries, new_path)) if entry is not None]
     existing = [state.path for state in targets if state.exists]
     if active:
-        available = memory(system.meminfo)[1]
+        available = memory(paths.meminfo)[1]
         used = sum(entry.used for entry in active)
         if used + SWAPOFF_MARGIN > available:
             raise SwapError('refusing to swap off %s: %s of swap in use would not fit in MemAvailable (%s) with %s to spare, '
@@ -964,26 +641,9 @@ def converge_absent(module, path, fstab=True, system=SYSTEM):
                             % (path, format_size(used), format_size(available), format_size(SWAPOFF_MARGIN)))
     if existing:
         directory = os.path.dirname(path)
-        mount = read_mount(directory, system.mounts)
+        mount = read_mount(directory, paths.mounts)
         if (mount is not None and mount.read_only) or not os.access(directory, os.W_OK):
             raise SwapError('directory %s is not writable: %s cannot be removed' % (directory, path))
-    fstab_plan = plan_fstab(path, None, False, system.fstab) if fstab else None
-    size_before = targets[0].size if targets[0].exists else None
-    active_before = find_entry(entries, path)
-    if not module.check_mode:
-        for entry in active:
-            job.swapoff(entry.path)
-        if fstab_plan is not None:
-            apply_file(module, fstab_plan)
-        for name in existing:
-            job.remove(name)
-    fstab_changed = bool(fstab_plan is not None and fstab_plan.changed)
-    diff = []
-    if fstab_plan is not None:
-        diff.append(fstab_plan.diff())
-    diff.append({'before_header': '%s (swap file)' % path, 'after_header': '%s (swap file)' % path,
-                 'before': describe(size_before, active_before is not None, active_before.priority if active_before else None),
-                 'after': describe(None, False, None)})
-    return dict(changed=bool(active or existing or fstab_changed), swapfile=path, size=None, size_human=None,
-                size_before=size_before, active=False, inactive_reason='state=absent', priority=None, method='none',
-                resize='none', fstab_changed=fstab_changed, diff=diff, warnings=job.warnings)
+    fstab_plan = plan_fstab(path, None, False, paths.fstab) if fstab else None
+    return Plan(path=path, new_path=new_path, active=active, existing=existing, fstab_plan=fstab_plan,
+                size_before=targets[0].size if targets[0].exists else None, active_before=find_entry(entries, path))

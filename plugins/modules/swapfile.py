@@ -169,35 +169,39 @@ fstab_changed:
   description: Whether C(/etc/fstab) was (or in check mode would be) changed.
   returned: always
   type: bool
+actions:
+  description:
+    - The changes made to the host in this run, in the order they were made, one text each
+      (V(swapoff /swapfile), V(remove /swapfile), V(create /swapfile), V(mkswap /swapfile), V(swapon -p 10 /swapfile),
+      V(chmod /swapfile), V(write /etc/fstab)); empty in check mode and when nothing changed.
+    - Also returned when the task fails after a change, for example a resize whose C(swapon) fails after the file was
+      swapped off. The task then reports C(changed=true), and its C(diff) holds one entry per change made, headed
+      C(step N) and the action, with the state of the file before and after (for a swapoff, C(active) then
+      C(inactive)), plus the fstab diff once fstab was written.
+  returned: always, and on a failure after a change
+  type: list
+  elements: str
+  sample: [swapoff /swapfile, remove /swapfile, create /swapfile, mkswap /swapfile, swapon /swapfile]
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lowmem.vps.plugins.module_utils.result import report
-from ansible_collections.lowmem.vps.plugins.module_utils.swap import converge_absent, converge_present
+from ansible_collections.lowmem.vps.plugins.module_utils.swap_resize import run
+
+ARGUMENT_SPEC = dict(
+    path=dict(type='path', default='/swapfile'),
+    size=dict(type='str', default='auto'),
+    priority=dict(type='int'),
+    fstab=dict(type='bool', default=True),
+    auto_max_disk_percent=dict(type='int', default=50),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type='path', default='/swapfile'),
-            size=dict(type='str', default='auto'),
-            priority=dict(type='int'),
-            fstab=dict(type='bool', default=True),
-            auto_max_disk_percent=dict(type='int', default=50),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-
-    def converge(context):
-        if params['state'] == 'absent':
-            return converge_absent(context, params['path'], fstab=params['fstab'])
-        return converge_present(context, params['path'], size=params['size'], priority=params['priority'],
-                                fstab=params['fstab'], auto_max_disk_percent=params['auto_max_disk_percent'])
-
-    report(module, 'swapfile', converge)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    report(module, 'swapfile', run)
 
 
 if __name__ == '__main__':

@@ -3,7 +3,7 @@
 """Swap file logic on real files under tmp_path.
 
 The system files (/proc/swaps, /proc/meminfo, /proc/mounts, /etc/fstab) are written under tmp_path and
-passed as SystemPaths. Commands run for real: fallocate, dd and mkswap on files under tmp_path, and
+passed as swap.Paths, and the tasks run through swap_resize.run(module, paths=...). Commands run for real: fallocate, dd and mkswap on files under tmp_path, and
 small shell scripts first in PATH stand in for swapon and swapoff (never the real ones: this machine's
 swap stays untouched) and, where a fault is needed, for fallocate, dd, chattr, btrfs and mkswap.
 """
@@ -15,13 +15,18 @@ import stat
 
 import pytest
 
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
+
 from ansible_collections.lowmem.vps.plugins.module_utils.sizes import GIB, MIB, SizeError
 from ansible_collections.lowmem.vps.plugins.module_utils.swap import (
-    FileState, SwapError, SwapFailure, SystemPaths, auto_size, check_directory, check_fits, choose_method,
-    classify_swapon_error, converge_absent, converge_present, escape, fallback_method, file_state, find_entry,
+    FileState, Paths, SwapError, SwapFailure, auto_size, check_directory, check_fits, choose_method,
+    classify_swapon_error, escape, fallback_method, file_state, find_entry,
     fstab_line, has_swap_signature, memory, mount_of, parse_mounts, parse_swap_size, parse_swaps, plan_steps, read_swaps,
     recreate_reason, render_fstab, reported_method, resize_strategy,
 )
+from ansible_collections.lowmem.vps.plugins.module_utils.swap_resize import run
+from ansible_collections.lowmem.vps.plugins.modules.swapfile import ARGUMENT_SPEC
 
 SBIN_PATH = os.pathsep.join([os.environ.get('PATH', ''), '/usr/sbin', '/sbin'])
 FSTAB = ('# /etc/fstab: static file system information.\n'
@@ -89,8 +94,8 @@ class Host(object):
         self.dir.mkdir()
         self.path = str(self.dir / 'swapfile')
         self.new_path = self.path + '.new'
-        self.system = SystemPaths(swaps=str(root / 'swaps'), meminfo=str(root / 'meminfo'), mounts=str(root / 'mounts'),
-                                  fstab=str(root / 'fstab'), container_markers=())
+        self.system = Paths(swaps=str(root / 'swaps'), meminfo=str(root / 'meminfo'), mounts=str(root / 'mounts'),
+                            fstab=str(root / 'fstab'), container_markers=())
         self.fstab_text = FSTAB
         (root / 'fstab').write_text(FSTAB)
         self.mounts('ext4')
@@ -133,9 +138,19 @@ def mode_of(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
-def present(ansible_module, host, check_mode=False, **options):
+def swap_module(check_mode=False, **params):
+    """A real AnsibleModule with the swapfile module's arguments."""
+    with patch_module_args(dict(params, _ansible_check_mode=check_mode)):
+        return AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+
+
+def present(host, check_mode=False, **options):
     options.setdefault('size', '16M')
-    return converge_present(ansible_module(check_mode), host.path, system=host.system, **options)
+    return run(swap_module(check_mode, path=host.path, **options), paths=host.system)
+
+
+def absent(host, check_mode=False, **options):
+    return run(swap_module(check_mode, path=host.path, state='absent', **options), paths=host.system)
 
 
 # ------------------------------------------------------------------ parsing
@@ -344,8 +359,8 @@ def test_memory_needs_memavailable(tmp_path):
 # ------------------------------------------------------------------ converge: create, rerun, check mode
 
 
-def test_creates_formats_activates_and_writes_one_fstab_line(host, fake, ansible_module):
-    result = present(ansible_module, host, priority=10)
+def test_creates_formats_activates_and_writes_one_fstab_line(host, fake):
+    result = present(host, priority=10)
     assert result['changed'] and result['active'] and result['inactive_reason'] == ''
     assert result['method'] == 'fallocate' and result['resize'] == 'none'
     assert result['size'] == 16 * MIB and result['size_human'] == '16M' and result['size_before'] is None
@@ -361,33 +376,33 @@ def test_creates_formats_activates_and_writes_one_fstab_line(host, fake, ansible
                          'before': 'absent\n', 'after': 'size: 16M\nactive: true\npriority: 10\n'}
 
 
-def test_rerun_on_an_active_file_changes_nothing(host, fake, ansible_module):
-    present(ansible_module, host, priority=10)
+def test_rerun_on_an_active_file_changes_nothing(host, fake):
+    present(host, priority=10)
     host.swaps((host.path, 16 * MIB - 4096, 0, 10))
     fstab = host.fstab()
     log_before = fake.calls()
-    result = present(ansible_module, host, priority=10)
+    result = present(host, priority=10)
     assert not result['changed'] and result['active'] and result['method'] == 'none' and result['priority'] == 10
     assert result['size_before'] == 16 * MIB and not result['fstab_changed']
     assert fake.calls() == log_before and host.fstab() == fstab
 
 
-def test_check_mode_predicts_and_changes_nothing(host, fake, ansible_module):
-    result = present(ansible_module, host, check_mode=True)
+def test_check_mode_predicts_and_changes_nothing(host, fake):
+    result = present(host, check_mode=True)
     assert result['changed'] and result['active'] and result['method'] == 'fallocate' and result['fstab_changed']
     assert not os.path.exists(host.path) and host.fstab() == FSTAB and fake.calls() == []
     assert result['diff'][0]['after'] == FSTAB + '%s none swap sw 0 0\n' % host.path
     assert result['diff'][1]['after'] == 'size: 16M\nactive: true\n'
 
 
-def test_check_mode_reports_the_steps_a_real_run_then_carries_out(host, fake, ansible_module):
-    planned = present(ansible_module, host, check_mode=True, priority=10)
+def test_check_mode_reports_the_steps_a_real_run_then_carries_out(host, fake):
+    planned = present(host, check_mode=True, priority=10)
     assert planned['steps'] == ['recreate', 'fstab'] and fake.calls() == []
-    done = present(ansible_module, host, priority=10)
+    done = present(host, priority=10)
     assert done['steps'] == planned['steps'] and done['changed']
     host.swaps((host.path, 16 * MIB - 4096, 0, 10))
-    assert present(ansible_module, host, check_mode=True, priority=10)['steps'] == []
-    assert present(ansible_module, host, priority=10)['steps'] == []
+    assert present(host, check_mode=True, priority=10)['steps'] == []
+    assert present(host, priority=10)['steps'] == []
 
 
 @pytest.mark.parametrize('flags, steps', [
@@ -401,34 +416,34 @@ def test_plan_steps_orders_the_steps(flags, steps):
     assert plan_steps(*flags) == steps
 
 
-def test_check_mode_in_a_container_predicts_inactive(host, fake, ansible_module, tmp_path):
+def test_check_mode_in_a_container_predicts_inactive(host, fake, tmp_path):
     marker = tmp_path / 'dockerenv'
     marker.write_text('')
     host.system.container_markers = (str(marker),)
     host.swapfile(size=16 * MIB)
     (tmp_path / 'fstab').write_text(FSTAB + '%s none swap sw 0 0\n' % host.path)
-    result = present(ansible_module, host, check_mode=True)
+    result = present(host, check_mode=True)
     assert not result['changed'] and not result['active'] and 'container' in result['inactive_reason']
     assert result['steps'] == []
 
 
-def test_fstab_false_leaves_fstab_alone(host, fake, ansible_module):
-    result = present(ansible_module, host, fstab=False)
+def test_fstab_false_leaves_fstab_alone(host, fake):
+    result = present(host, fstab=False)
     assert result['changed'] and not result['fstab_changed'] and host.fstab() == FSTAB
     assert len(result['diff']) == 1
 
 
-def test_wrong_mode_is_fixed_without_recreating(host, fake, ansible_module):
+def test_wrong_mode_is_fixed_without_recreating(host, fake):
     host.swapfile(size=16 * MIB, mode=0o644)
     host.swaps((host.path, 16 * MIB - 4096, 0, -2))
     (host.root / 'fstab').write_text(FSTAB + '%s none swap sw 0 0\n' % host.path)
-    result = present(ansible_module, host)
+    result = present(host)
     assert result['changed'] and mode_of(host.path) == 0o600 and result['method'] == 'none'
     assert fake.calls() == [] and result['priority'] == -2
 
 
-def test_auto_size_uses_ram_and_free_disk(host, fake, ansible_module):
-    result = present(ansible_module, host, check_mode=True, size='auto')
+def test_auto_size_uses_ram_and_free_disk(host, fake):
+    result = present(host, check_mode=True, size='auto')
     free = os.statvfs(str(host.dir))
     expected = auto_size(474000 * 1024, free.f_bavail * free.f_frsize, 0, 25)
     assert result['size'] == expected == 2 * GIB and result['size_human'] == '2G'
@@ -437,19 +452,19 @@ def test_auto_size_uses_ram_and_free_disk(host, fake, ansible_module):
 # ------------------------------------------------------------------ converge: faults
 
 
-def test_container_eperm_writes_file_and_fstab_and_reports_inactive(host, fake, ansible_module):
+def test_container_eperm_writes_file_and_fstab_and_reports_inactive(host, fake):
     fake.fail('swapon', 'swapon: $last: swapon failed: Operation not permitted', 255)
-    result = present(ansible_module, host)
+    result = present(host)
     assert result['changed'] and not result['active'] and result['fstab_changed']
     assert 'Operation not permitted' in result['inactive_reason'] and 'container' in result['inactive_reason']
     assert os.path.getsize(host.path) == 16 * MIB and host.fstab().endswith('%s none swap sw 0 0\n' % host.path)
-    again = present(ansible_module, host)
+    again = present(host)
     assert not again['changed'] and not again['active'] and again['method'] == 'none'
 
 
-def test_swapon_einval_on_a_fallocated_file_rewrites_it_with_dd(host, fake, ansible_module):
+def test_swapon_einval_on_a_fallocated_file_rewrites_it_with_dd(host, fake):
     fake.fail_once('swapon', 'swapon: $last: swapon failed: Invalid argument', 255)
-    result = present(ansible_module, host)
+    result = present(host)
     assert result['changed'] and result['active'] and result['method'] == 'dd'
     assert fake.names() == ['fallocate', 'mkswap', 'swapon', 'dd', 'mkswap', 'swapon']
     assert 'count=16' in fake.calls()[3]
@@ -457,11 +472,14 @@ def test_swapon_einval_on_a_fallocated_file_rewrites_it_with_dd(host, fake, ansi
     assert 'recreated it by writing it in full' in ' '.join(result['warnings'])
 
 
-def test_swapon_einval_after_dd_too_fails_and_leaves_nothing(host, fake, ansible_module):
+def test_swapon_einval_after_dd_too_fails_and_leaves_nothing(host, fake):
     fake.fail('swapon', 'swapon: $last: swapon failed: Invalid argument', 255)
     with pytest.raises(SwapFailure) as raised:
-        present(ansible_module, host)
-    assert 'Invalid argument' in str(raised.value) and 'nothing was changed' in str(raised.value)
+        present(host)
+    # The file was made, refused and removed again: the message names those steps, not "nothing was changed".
+    assert 'Invalid argument' in str(raised.value) and 'nothing was changed' not in str(raised.value)
+    assert str(raised.value).endswith('mkswap %s, remove %s' % (host.path, host.path))
+    assert raised.value.result['actions'][-1] == 'remove %s' % host.path
     assert not os.path.exists(host.path) and host.fstab() == FSTAB
 
 
@@ -469,38 +487,38 @@ def test_swapon_einval_after_dd_too_fails_and_leaves_nothing(host, fake, ansible
     ('ext4', 'fallocate', 'fallocate: fallocate failed: No space left on device'),
     ('ext3', 'dd', "dd: error writing '$last': No space left on device"),
 ])
-def test_disk_full_leaves_no_partial_file_and_fstab_untouched(host, fake, ansible_module, fstype, tool, message):
+def test_disk_full_leaves_no_partial_file_and_fstab_untouched(host, fake, fstype, tool, message):
     host.mounts(fstype)
     fake.add(tool, 'target="$last"\nfor arg; do case "$arg" in of=*) target="${arg#of=}";; esac; done\n'
                    'head -c 1048576 /dev/zero > "$target"\necho "%s" >&2\nexit 1' % message)
     with pytest.raises(SwapFailure) as raised:
-        present(ansible_module, host)
+        present(host)
     assert 'no space left on device' in str(raised.value) and 'partial file was removed' in str(raised.value)
     assert not os.path.exists(host.path) and host.fstab() == FSTAB
     assert os.listdir(str(host.dir)) == []
     assert 'swapon' not in fake.names()
 
 
-def test_fallocate_unsupported_falls_back_to_dd(host, fake, ansible_module):
+def test_fallocate_unsupported_falls_back_to_dd(host, fake):
     fake.fail('fallocate', 'fallocate: fallocate failed: Operation not supported')
-    result = present(ansible_module, host)
+    result = present(host)
     assert result['method'] == 'dd' and fake.names() == ['fallocate', 'dd', 'mkswap', 'swapon']
     assert os.path.getsize(host.path) == 16 * MIB
 
 
-def test_btrfs_uses_mkswapfile_when_available(host, fake, ansible_module):
+def test_btrfs_uses_mkswapfile_when_available(host, fake):
     host.mounts('btrfs')
     fake.add('btrfs', 'case "$*" in *--help*) exit 0;; esac\nhead -c %d /dev/zero > "$last"' % (16 * MIB))
-    result = present(ansible_module, host)
+    result = present(host)
     assert result['method'] == 'btrfs'
     assert 'btrfs filesystem mkswapfile --size 16m %s' % host.path in fake.calls()
 
 
-def test_btrfs_without_mkswapfile_makes_a_nocow_file_with_dd(host, fake, ansible_module):
+def test_btrfs_without_mkswapfile_makes_a_nocow_file_with_dd(host, fake):
     host.mounts('btrfs')
     fake.fail('btrfs', "btrfs filesystem: unknown token 'mkswapfile'")
     fake.add('chattr')
-    result = present(ansible_module, host)
+    result = present(host)
     assert result['method'] == 'dd'
     assert fake.names() == ['btrfs', 'chattr', 'dd', 'mkswap', 'swapon']
     assert fake.calls()[1] == 'chattr +C %s' % host.path
@@ -514,44 +532,44 @@ def test_btrfs_without_mkswapfile_makes_a_nocow_file_with_dd(host, fake, ansible
     ({'priority': 40000}, 'priority=40000 is outside -1..32767'),
     ({'auto_max_disk_percent': 0}, 'auto_max_disk_percent=0 is outside 1..100'),
 ])
-def test_bad_input_changes_nothing(host, fake, ansible_module, options, message):
+def test_bad_input_changes_nothing(host, fake, options, message):
     with pytest.raises(SwapError) as raised:
-        present(ansible_module, host, **options)
+        present(host, **options)
     assert message in str(raised.value)
     assert not os.path.exists(host.path) and host.fstab() == FSTAB and fake.calls() == []
 
 
-def test_read_only_or_missing_directory_changes_nothing(host, fake, ansible_module, tmp_path):
+def test_read_only_or_missing_directory_changes_nothing(host, fake, tmp_path):
     host.mounts('ext4', 'ro')
     with pytest.raises(SwapError) as raised:
-        present(ansible_module, host)
+        present(host)
     assert 'not writable (mounted read-only' in str(raised.value)
     with pytest.raises(SwapError) as raised:
-        converge_present(ansible_module(), str(tmp_path / 'nope' / 'swapfile'), size='16M', system=host.system)
+        run(swap_module(path=str(tmp_path / 'nope' / 'swapfile'), size='16M'), paths=host.system)
     assert 'does not exist' in str(raised.value)
     assert host.fstab() == FSTAB and fake.calls() == []
 
 
-def test_symlink_and_directory_paths_are_refused(host, fake, ansible_module):
+def test_symlink_and_directory_paths_are_refused(host, fake):
     os.symlink('/etc/hostname', host.path)
     with pytest.raises(SwapError) as raised:
-        present(ansible_module, host)
+        present(host)
     assert 'is a symlink' in str(raised.value)
     os.unlink(host.path)
     os.mkdir(host.path)
     with pytest.raises(SwapError) as raised:
-        present(ansible_module, host)
+        present(host)
     assert 'is not a regular file' in str(raised.value)
 
 
 # ------------------------------------------------------------------ converge: resize
 
 
-def test_resize_in_place_when_used_swap_fits_in_memavailable(host, fake, ansible_module):
+def test_resize_in_place_when_used_swap_fits_in_memavailable(host, fake):
     host.swapfile(size=8 * MIB)
     host.swaps((host.path, 8 * MIB - 4096, 2 * MIB, -2))
     (host.root / 'fstab').write_text(FSTAB + '%s none swap sw 0 0\n' % host.path)
-    result = present(ansible_module, host)
+    result = present(host)
     assert result['changed'] and result['resize'] == 'in_place' and result['active']
     assert result['size_before'] == 8 * MIB and result['size'] == 16 * MIB and not result['fstab_changed']
     assert fake.names() == ['swapoff', 'fallocate', 'mkswap', 'swapon']
@@ -559,12 +577,12 @@ def test_resize_in_place_when_used_swap_fits_in_memavailable(host, fake, ansible
     assert result['diff'][1]['before'] == 'size: 8M\nactive: true\npriority: -2\n'
 
 
-def test_resize_two_file_when_used_swap_exceeds_memavailable(host, fake, ansible_module):
+def test_resize_two_file_when_used_swap_exceeds_memavailable(host, fake):
     host.swapfile(size=8 * MIB)
     host.meminfo(total_kb=474000, available_kb=60 * 1024)
     host.swaps((host.path, 8 * MIB - 4096, 6 * MIB, -2))
     (host.root / 'fstab').write_text(FSTAB + '%s none swap sw 0 0\n' % host.path)
-    result = present(ansible_module, host)
+    result = present(host)
     assert result['changed'] and result['resize'] == 'two_file' and result['active'] and not result['fstab_changed']
     # The kernel refuses to rename or unlink an active swap file: <path>.new holds the swap while <path> is remade.
     assert fake.calls() == ['fallocate -l %d %s' % (16 * MIB, host.new_path), 'mkswap %s' % host.new_path,
@@ -575,7 +593,7 @@ def test_resize_two_file_when_used_swap_exceeds_memavailable(host, fake, ansible
     assert host.fstab() == FSTAB + '%s none swap sw 0 0\n' % host.path
 
 
-def test_two_file_failure_after_the_old_file_is_off_keeps_the_new_one_active_and_a_rerun_finishes(host, fake, ansible_module):
+def test_two_file_failure_after_the_old_file_is_off_keeps_the_new_one_active_and_a_rerun_finishes(host, fake):
     host.swapfile(size=8 * MIB)
     host.meminfo(total_kb=474000, available_kb=60 * 1024)
     host.swaps((host.path, 8 * MIB - 4096, 6 * MIB, -2))
@@ -583,7 +601,7 @@ def test_two_file_failure_after_the_old_file_is_off_keeps_the_new_one_active_and
     fake.add('fallocate', 'case "$last" in *.new) exec "%s" "$@";; esac\n'
                           'echo "fallocate: fallocate failed: No space left on device" >&2\nexit 1' % real('fallocate'))
     with pytest.raises(SwapFailure) as raised:
-        present(ansible_module, host)
+        present(host)
     assert '%s is active and holds the swap' % host.new_path in str(raised.value) and 'rerun' in str(raised.value)
     assert os.path.getsize(host.new_path) == 16 * MIB and not os.path.exists(host.path)
     assert fake.calls()[-1] == 'fallocate -l %d %s' % (16 * MIB, host.path)
@@ -592,7 +610,7 @@ def test_two_file_failure_after_the_old_file_is_off_keeps_the_new_one_active_and
     fake.passthrough('fallocate')
     host.swaps((host.new_path, 16 * MIB - 4096, 6 * MIB, -3))
     log_length = len(fake.calls())
-    result = present(ansible_module, host)
+    result = present(host)
     assert result['changed'] and result['resize'] == 'two_file' and result['active']
     assert fake.calls()[log_length:] == ['fallocate -l %d %s' % (16 * MIB, host.path), 'mkswap %s' % host.path,
                                          'swapon %s' % host.path, 'swapoff %s' % host.new_path]
@@ -600,74 +618,75 @@ def test_two_file_failure_after_the_old_file_is_off_keeps_the_new_one_active_and
     assert host.fstab() == FSTAB + '%s none swap sw 0 0\n' % host.path
 
 
-def test_two_file_needs_room_for_two_files_of_the_new_size(host, fake, ansible_module):
+def test_two_file_needs_room_for_two_files_of_the_new_size(host, fake):
     host.swapfile(size=8 * MIB)
     host.meminfo(total_kb=474000, available_kb=60 * 1024)
     host.swaps((host.path, 8 * MIB - 4096, 6 * MIB, -2))
     free = os.statvfs(str(host.dir))
     half = (free.f_bavail * free.f_frsize) // 2 // MIB * MIB
     with pytest.raises(SwapError) as raised:
-        present(ansible_module, host, size='%dM' % (half // MIB))
+        present(host, size='%dM' % (half // MIB))
     assert 'needs two files of' in str(raised.value) and fake.calls() == []
 
 
-def test_two_file_failure_before_swapoff_keeps_the_old_file_active(host, fake, ansible_module):
+def test_two_file_failure_before_swapoff_keeps_the_old_file_active(host, fake):
     host.swapfile(size=8 * MIB)
     host.meminfo(total_kb=474000, available_kb=60 * 1024)
     host.swaps((host.path, 8 * MIB - 4096, 6 * MIB, -2))
     fake.fail('swapon', 'swapon: $last: swapon failed: Device or resource busy', 255)
     with pytest.raises(SwapFailure) as raised:
-        present(ansible_module, host)
-    assert '%s stays active, nothing was changed' % host.path in str(raised.value)
+        present(host)
+    assert '%s stays active, done so far: create %s' % (host.path, host.new_path) in str(raised.value)
+    assert str(raised.value).endswith('remove %s' % host.new_path) and 'nothing was changed' not in str(raised.value)
     assert 'swapoff' not in fake.names()
     assert os.path.getsize(host.path) == 8 * MIB and not os.path.exists(host.new_path) and host.fstab() == FSTAB
 
 
-def test_two_file_swapoff_of_the_old_file_failing_removes_the_new_one(host, fake, ansible_module):
+def test_two_file_swapoff_of_the_old_file_failing_removes_the_new_one(host, fake):
     host.swapfile(size=8 * MIB)
     host.meminfo(total_kb=474000, available_kb=60 * 1024)
     host.swaps((host.path, 8 * MIB - 4096, 6 * MIB, -2))
     fake.add('swapoff', 'case "$last" in *.new) exit 0;; esac\necho "swapoff: $last: swapoff failed: Cannot allocate memory" >&2\nexit 255')
     with pytest.raises(SwapFailure) as raised:
-        present(ansible_module, host)
-    assert 'the new file was removed again, nothing was changed' in str(raised.value)
+        present(host)
+    assert 'stays active, the new file was swapped off and removed again' in str(raised.value)
     assert fake.names()[-2:] == ['swapoff', 'swapoff'] and fake.calls()[-1] == 'swapoff %s' % host.new_path
     assert os.path.getsize(host.path) == 8 * MIB and not os.path.exists(host.new_path)
 
 
-def test_two_file_shrink_that_cannot_hold_the_used_swap_is_refused(host, fake, ansible_module):
+def test_two_file_shrink_that_cannot_hold_the_used_swap_is_refused(host, fake):
     host.swapfile(size=64 * MIB)
     host.meminfo(total_kb=474000, available_kb=40 * 1024)
     host.swaps((host.path, 64 * MIB - 4096, 60 * MIB, -2))
     with pytest.raises(SwapError) as raised:
-        present(ansible_module, host, size='8M')
+        present(host, size='8M')
     assert 'cannot resize' in str(raised.value) and fake.calls() == []
 
 
-def test_in_place_failure_restores_the_old_size(host, fake, ansible_module):
+def test_in_place_failure_restores_the_old_size(host, fake):
     host.swapfile(size=8 * MIB)
     host.swaps((host.path, 8 * MIB - 4096, 1 * MIB, -2))
     fake.fail('fallocate', 'fallocate: fallocate failed: No space left on device')
     with pytest.raises(SwapFailure) as raised:
-        present(ansible_module, host)
+        present(host)
     assert 'the old size (8M) was recreated and is active again' in str(raised.value)
     assert fake.names() == ['swapoff', 'fallocate', 'dd', 'mkswap', 'swapon']
     assert os.path.getsize(host.path) == 8 * MIB and host.fstab() == FSTAB
 
 
-def test_priority_change_on_an_active_file(host, fake, ansible_module):
+def test_priority_change_on_an_active_file(host, fake):
     host.swapfile(size=16 * MIB)
     host.swaps((host.path, 16 * MIB - 4096, 0, -2))
-    result = present(ansible_module, host, priority=5)
+    result = present(host, priority=5)
     assert result['changed'] and fake.calls() == ['swapoff %s' % host.path, 'swapon -p 5 %s' % host.path]
     assert host.fstab().endswith('%s none swap sw,pri=5 0 0\n' % host.path)
 
 
-def test_priority_change_that_would_need_too_much_memory_waits_for_the_boot(host, fake, ansible_module):
+def test_priority_change_that_would_need_too_much_memory_waits_for_the_boot(host, fake):
     host.swapfile(size=16 * MIB)
     host.meminfo(total_kb=474000, available_kb=10 * 1024)
     host.swaps((host.path, 16 * MIB - 4096, 12 * MIB, -2))
-    result = present(ansible_module, host, priority=5)
+    result = present(host, priority=5)
     assert result['changed'] and result['fstab_changed'] and fake.calls() == []
     assert 'applies at the next boot' in ' '.join(result['warnings'])
 
@@ -675,89 +694,89 @@ def test_priority_change_that_would_need_too_much_memory_waits_for_the_boot(host
 # ------------------------------------------------------------------ converge: interrupted runs
 
 
-def test_interrupted_run_leftover_and_duplicate_lines_converge_to_one_line(host, fake, ansible_module):
+def test_interrupted_run_leftover_and_duplicate_lines_converge_to_one_line(host, fake):
     fake.fail('swapon', 'swapon: $last: swapon failed: Operation not permitted', 255)
     host.swapfile(size=8 * MIB)
     with open(host.new_path, 'wb') as handle:
         handle.write(b'\0' * MIB)
     line = '%s none swap sw 0 0\n' % host.path
     (host.root / 'fstab').write_text(line + FSTAB + line + line)
-    result = present(ansible_module, host)
+    result = present(host)
     assert result['changed'] and not os.path.exists(host.new_path) and result['resize'] == 'in_place'
     assert host.fstab() == line + FSTAB and host.fstab().count(host.path) == 1
     assert os.path.getsize(host.path) == 16 * MIB
-    again = present(ansible_module, host)
+    again = present(host)
     assert not again['changed'] and host.fstab().count(host.path) == 1
 
 
-def test_interrupted_two_file_resize_with_the_new_file_active_is_finished(host, fake, ansible_module):
+def test_interrupted_two_file_resize_with_the_new_file_active_is_finished(host, fake):
     host.swapfile(size=8 * MIB)
     host.swapfile(path=host.new_path, size=16 * MIB)
     host.meminfo(total_kb=474000, available_kb=60 * 1024)
     host.swaps((host.path, 8 * MIB - 4096, 6 * MIB, -2), (host.new_path, 16 * MIB - 4096, 0, -3))
     (host.root / 'fstab').write_text(FSTAB + '%s none swap sw 0 0\n' % host.path)
-    result = present(ansible_module, host)
+    result = present(host)
     assert result['changed'] and result['resize'] == 'two_file' and result['active']
     assert fake.calls() == ['swapoff %s' % host.path, 'fallocate -l %d %s' % (16 * MIB, host.path), 'mkswap %s' % host.path,
                             'swapon %s' % host.path, 'swapoff %s' % host.new_path]
     assert os.path.getsize(host.path) == 16 * MIB and not os.path.exists(host.new_path)
 
 
-def test_interrupted_two_file_resize_at_its_last_step_only_retires_the_new_file(host, fake, ansible_module):
+def test_interrupted_two_file_resize_at_its_last_step_only_retires_the_new_file(host, fake):
     host.swapfile(size=16 * MIB)
     host.swapfile(path=host.new_path, size=16 * MIB)
     host.swaps((host.path, 16 * MIB - 4096, 0, -2), (host.new_path, 16 * MIB - 4096, 1 * MIB, -3))
     (host.root / 'fstab').write_text(FSTAB + '%s none swap sw 0 0\n' % host.path)
-    result = present(ansible_module, host)
+    result = present(host)
     assert result['changed'] and result['resize'] == 'none' and result['method'] == 'none'
     assert fake.calls() == ['swapoff %s' % host.new_path] and not os.path.exists(host.new_path)
     assert os.path.getsize(host.path) == 16 * MIB
 
 
-def test_partly_written_file_without_signature_is_recreated(host, fake, ansible_module):
+def test_partly_written_file_without_signature_is_recreated(host, fake):
     with open(host.path, 'wb') as handle:
         handle.write(b'\0' * (16 * MIB))
     os.chmod(host.path, 0o600)
-    result = present(ansible_module, host)
+    result = present(host)
     assert result['changed'] and result['method'] == 'fallocate' and has_swap_signature(host.path)
 
 
 # ------------------------------------------------------------------ absent
 
 
-def test_absent_swaps_off_removes_the_line_and_the_file(host, fake, ansible_module):
+def test_absent_swaps_off_removes_the_line_and_the_file(host, fake):
     host.swapfile(size=16 * MIB)
     host.swaps((host.path, 16 * MIB - 4096, 1 * MIB, -2))
     (host.root / 'fstab').write_text(FSTAB + '%s none swap sw 0 0\n' % host.path + '%s none swap sw 0 0\n' % host.path)
-    result = converge_absent(ansible_module(), host.path, system=host.system)
+    result = absent(host)
     assert result['changed'] and result['fstab_changed'] and not result['active'] and result['size_before'] == 16 * MIB
     assert fake.calls() == ['swapoff %s' % host.path]
     assert not os.path.exists(host.path) and host.fstab() == FSTAB
     host.swaps()
-    again = converge_absent(ansible_module(), host.path, system=host.system)
+    again = absent(host)
     assert not again['changed']
 
 
-def test_absent_in_check_mode_changes_nothing(host, fake, ansible_module):
+def test_absent_in_check_mode_changes_nothing(host, fake):
     host.swapfile(size=16 * MIB)
     (host.root / 'fstab').write_text(FSTAB + '%s none swap sw 0 0\n' % host.path)
-    result = converge_absent(ansible_module(True), host.path, system=host.system)
+    result = absent(host, check_mode=True)
     assert result['changed'] and result['fstab_changed'] and result['diff'][0]['after'] == FSTAB
     assert os.path.exists(host.path) and host.fstab() != FSTAB
 
 
-def test_absent_refuses_when_used_swap_does_not_fit_in_memavailable(host, fake, ansible_module):
+def test_absent_refuses_when_used_swap_does_not_fit_in_memavailable(host, fake):
     host.swapfile(size=16 * MIB)
     host.meminfo(total_kb=474000, available_kb=40 * 1024)
     host.swaps((host.path, 16 * MIB - 4096, 12 * MIB, -2))
     (host.root / 'fstab').write_text(FSTAB + '%s none swap sw 0 0\n' % host.path)
     with pytest.raises(SwapError) as raised:
-        converge_absent(ansible_module(), host.path, system=host.system)
+        absent(host)
     assert 'OOM killer' in str(raised.value)
     assert fake.calls() == [] and os.path.exists(host.path) and host.path in host.fstab()
 
 
-def test_absent_also_removes_a_leftover_new_file(host, fake, ansible_module):
+def test_absent_also_removes_a_leftover_new_file(host, fake):
     host.swapfile(path=host.new_path, size=8 * MIB)
-    result = converge_absent(ansible_module(), host.path, fstab=False, system=host.system)
+    result = absent(host, fstab=False)
     assert result['changed'] and not os.path.exists(host.new_path) and host.fstab() == FSTAB

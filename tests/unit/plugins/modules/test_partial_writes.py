@@ -168,15 +168,13 @@ def test_earlyoom_moved_in_then_the_task_broke(tmp_path, monkeypatch, module_run
 
 def test_swapfile_fstab_moved_in_then_the_task_broke(tmp_path, move_then_fail, capsys):
     # Absent with an fstab line: the only write is /etc/fstab, redirected to tmp_path by the module_utils default.
-    from ansible_collections.lowmem.vps.plugins.module_utils import swap
+    from ansible_collections.lowmem.vps.plugins.module_utils import swap, swap_resize
     fstab = tmp_path / 'fstab'
     fstab.write_text('/dev/vda1 / ext4 defaults 0 1\n%s none swap sw 0 0\n' % (tmp_path / 'swapfile'))
-    system = swap.SystemPaths(swaps=str(tmp_path / 'swaps'), fstab=str(fstab))
+    paths = swap.Paths(swaps=str(tmp_path / 'swaps'), fstab=str(fstab))
     (tmp_path / 'swaps').write_text('Filename\tType\tSize\tUsed\tPriority\n')
-    code, result = call(capsys, dict(path=dict(type='path')),
-                        lambda context: swap.converge_absent(context, str(tmp_path / 'swapfile'), fstab=True,
-                                                             system=system), 'swapfile',
-                        path=str(tmp_path / 'swapfile'))
+    code, result = call(capsys, swapfile.ARGUMENT_SPEC, lambda context: swap_resize.run(context, paths=paths), 'swapfile',
+                        path=str(tmp_path / 'swapfile'), state='absent', fstab=True)
     assert_changed_failure(code, result, 'Input/output error after the rename')
     assert 'swap' not in fstab.read_text()
-    assert swapfile.main  # the module's main() wires converge_absent through the same report()
+    assert result['actions'] == ['write %s' % fstab]

@@ -9,6 +9,7 @@ test__swap.py on files under tmp_path.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -17,9 +18,14 @@ from pathlib import Path
 
 import pytest
 
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 from ansible_collections.lowmem.vps.plugins.module_utils.sizes import GIB, MIB
 from ansible_collections.lowmem.vps.plugins.module_utils.swap import NO_SWAP_FS, read_mount
-from ansible_collections.lowmem.vps.plugins.modules.swapfile import main
+from ansible_collections.lowmem.vps.plugins.module_utils.swap_resize import run
+from ansible_collections.lowmem.vps.plugins.modules.swapfile import ARGUMENT_SPEC, main
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
 
@@ -74,6 +80,15 @@ def args(path, **extra):
     return base
 
 
+def run_with_paths(capsys, paths, params):
+    """What main() does, with ``paths`` handed to swap_resize.run: (exit code, result)."""
+    with patch_module_args(params):
+        module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+        with pytest.raises(SystemExit) as exited:
+            report(module, 'swapfile', lambda context: run(context, paths=paths))
+    return exited.value.code, json.loads(capsys.readouterr().out)
+
+
 def test_creates_an_active_swap_file_and_reports_it(swapdir, fake, module_runner):
     path = swapdir / 'swapfile'
     code, result = module_runner(main, args(path, priority=3))
@@ -124,17 +139,17 @@ MEMINFO_3G = MEMINFO_512M.replace('479996', '3002744').replace('262480', '241611
     (MEMINFO_3G, 20 * GIB, 3072 * MIB),         # more RAM: as much as RAM (2932 MiB), up to 256 MiB
     (MEMINFO_3G.replace('3002744', '16384000'), 40 * GIB, 4 * GIB),   # ... at most 4 GiB
 ], ids=['512M-roomy-disk', '512M-small-disk', '3G', '16G'])
-def test_auto_size_in_check_mode_is_the_rules_exact_size(swapdir, fake, module_runner, monkeypatch, tmp_path,
+def test_auto_size_in_check_mode_is_the_rules_exact_size(swapdir, fake, capsys, monkeypatch, tmp_path,
                                                          meminfo, free, expected):
     """Fixed /proc/meminfo and free space in, the exact size out: a wrong step in the rule changes the number."""
     from ansible_collections.lowmem.vps.plugins.module_utils import swap
 
     fake_meminfo = tmp_path / 'meminfo'
     fake_meminfo.write_text(meminfo)
-    monkeypatch.setattr(swap.SYSTEM, 'meminfo', str(fake_meminfo))
     seen = []
     monkeypatch.setattr(swap, 'free_bytes', lambda directory: seen.append(directory) or free)
-    code, result = module_runner(main, args(swapdir / 'swapfile', size='auto', _ansible_check_mode=True))
+    code, result = run_with_paths(capsys, swap.Paths(meminfo=str(fake_meminfo)),
+                                  args(swapdir / 'swapfile', size='auto', _ansible_check_mode=True))
     assert code == 0 and result['changed'], result
     assert result['size'] == expected, '%d MiB, expected %d MiB' % (result['size'] // MIB, expected // MIB)
     assert seen == [str(swapdir)], 'the free space is that of the swap file\'s directory'
