@@ -89,6 +89,13 @@ options:
     default: /sys/fs/cgroup
 extends_documentation_fragment:
   - lowmem.vps.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
 notes:
   - Children inherit the value at the unit's next start, so a unit that starts workloads (supervisord's programs) protects
     them too; give such programs their own value (for example with C(choom -n 500 -- PROGRAM) in their command), or leave that unit out.
