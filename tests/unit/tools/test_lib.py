@@ -17,7 +17,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..')
 
 def bash(script, *args, stdin=b'', env=None):
     return subprocess.run(['bash', '-c', 'set -euo pipefail; . "$ROOT/tools/lib.sh"; ' + script, '_'] + list(args),
-                          input=stdin, capture_output=True, timeout=60,
+                          input=stdin, capture_output=True, timeout=60, check=False,
                           env=dict(os.environ, ROOT=ROOT, LOWMEM_T0='0', **(env or {})))
 
 
@@ -87,7 +87,7 @@ def test_apt_install_installs_without_update_when_apt_knows_the_packages(stub_ap
 
 @needs_root_debian
 def test_apt_install_updates_first_when_apt_does_not_know_them_and_retries_once(stub_apt):
-    env, calls, log = stub_apt
+    env, calls, _log = stub_apt
     done = bash('apt_install thing pkg-a', env=dict(env, APT_CACHE_RC='100', FAIL_INSTALLS='1'))
     assert done.returncode == 0, done.stderr
     assert [line.split()[1] if line.startswith('apt-cache') else line.split()[5] for line in calls.read_text().splitlines()] == [
@@ -96,7 +96,7 @@ def test_apt_install_updates_first_when_apt_does_not_know_them_and_retries_once(
 
 @needs_root_debian
 def test_apt_install_dies_with_the_log_when_the_retry_fails_too(stub_apt):
-    env, calls, log = stub_apt
+    env, _calls, log = stub_apt
     done = bash('apt_install thing pkg-a', env=dict(env, FAIL_INSTALLS='9'))
     assert done.returncode == 1
     assert 'ERROR: apt-get install pkg-a failed; see %s' % log in done.stderr.decode()
