@@ -37,25 +37,7 @@ HOST_TOOLS=(
 
 # ---------------------------------------------------------------- helpers
 
-# with_heartbeat [--out FILE] MSG CMD...: run CMD in the background (its output to FILE
-# when given) while `heartbeat` logs MSG every 15 s; return CMD's status.
-with_heartbeat() {
-  local out=/dev/stdout msg pid hb kids rc=0
-  if [[ $1 == --out ]]; then out=$2; shift 2; fi
-  msg=$1
-  shift
-  if [[ $out == /dev/stdout ]]; then "$@" & else "$@" >"$out" 2>&1 & fi
-  pid=$!
-  heartbeat "$pid" "$msg" &
-  hb=$!
-  wait "$pid" || rc=$?
-  kids=$(pgrep -P "$hb" 2>/dev/null || true)
-  kill "$hb" 2>/dev/null || true
-  # shellcheck disable=SC2086
-  [[ -z $kids ]] || kill $kids 2>/dev/null || true
-  wait "$hb" 2>/dev/null || true
-  return "$rc"
-}
+# with_heartbeat (a command in the background with a heartbeat) and apt_install are in tools/lib.sh.
 
 # qemu_pid DIR: print the PID of the qemu that runs from DIR, if it is alive.
 qemu_pid() {
@@ -138,20 +120,7 @@ ensure_host_tools() {
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   [[ $(id -u) == 0 ]] || die "missing host packages (${missing[*]}); install them as root"
   log "installing host packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  local apt=(apt-get -o DPkg::Lock::Timeout=600 -y -q) alog=/tmp/labvm-apt.log
-  if ! compgen -G '/var/lib/apt/lists/*_Packages' >/dev/null; then
-    with_heartbeat --out "$alog" "apt-get update" "${apt[@]}" update || true
-  fi
-  if ! with_heartbeat --out "$alog" "apt-get install ${missing[*]}" \
-      "${apt[@]}" install --no-install-recommends "${missing[@]}"; then
-    log "install failed; running apt-get update and retrying"
-    with_heartbeat --out "$alog.update" "apt-get update" "${apt[@]}" update || true
-    with_heartbeat --out "$alog" "apt-get install ${missing[*]}" \
-      "${apt[@]}" install --no-install-recommends "${missing[@]}" \
-      || { tail -n 20 "$alog" >&2; die "apt-get install ${missing[*]} failed"; }
-  fi
-  log "host packages installed"
+  apt_install labvm "${missing[@]}"
 }
 
 ensure_key() {

@@ -53,6 +53,22 @@ options:
     default: false
 extends_documentation_fragment:
   - lowmem.vps.attributes
+attributes:
+  check_mode:
+    support: partial
+    details:
+      - Nothing is recreated; the services in O(recreate) are reported as changed and only the other services of
+        O(expected) are checked with C(docker inspect) (a recreated container's limits cannot be known before it runs).
+  diff_mode:
+    support: partial
+    details:
+      - The diff lists the container IDs of each service in O(recreate) before, and after only that it is recreated,
+        not the new IDs.
+  idempotent:
+    support: none
+    details:
+      - Every run recreates the services in O(recreate) and reports changed; pass an empty list (nothing changed) to
+        only check.
 notes:
   - The docker CLI must reach the engine as the user the task runs as (the default socket, or C(DOCKER_HOST) through the
     task's C(environment)).

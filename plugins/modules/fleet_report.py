@@ -57,6 +57,16 @@ options:
     default: 4096
 extends_documentation_fragment:
   - lowmem.vps.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: none
+    details:
+      - Each report carries the time it was generated (and the growth since the previous one), so every run rewrites
+        the files and reports changed.
 seealso:
   - module: lowmem.vps.memory_facts
 '''

@@ -77,6 +77,7 @@ options:
     default: 5
 extends_documentation_fragment:
   - lowmem.vps.attributes
+  - lowmem.vps.attributes.info_module
 seealso:
   - module: lowmem.vps.memory_facts
 '''

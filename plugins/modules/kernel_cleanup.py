@@ -53,6 +53,16 @@ options:
     default: true
 extends_documentation_fragment:
   - lowmem.vps.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - C(apt-get -s) (a simulation) still runs in check mode, so a plan that would remove other packages fails there
+        too.
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
 notes:
   - Reads C(/proc/sys/kernel/osrelease) (what C(uname -r) prints), C(/etc/default/grub) and C(/boot/grub/grubenv); runs
     C(dpkg-query), C(apt-get) and C(update-grub).

@@ -78,6 +78,22 @@ options:
     type: path
 extends_documentation_fragment:
   - lowmem.vps.attributes
+attributes:
+  check_mode:
+    support: partial
+    details:
+      - In check mode the command is not run and nothing is measured; the task returns RV(command) and what it would
+        run in C(msg).
+  diff_mode:
+    support: N/A
+    details:
+      - The module changes nothing of its own and returns no diff.
+  idempotent:
+    support: partial
+    details:
+      - The task always reports C(changed=false) and the module itself writes nothing outside its temporary copy, but
+        the probed command runs O(runs) times (more with O(bisect_dir)) with whatever effect it has; a leaking command
+        leaves more kernel memory behind on every run.
 notes:
   - The figures are the whole host's, so other activity during the probe is measured too; on a busy host use more
     O(runs) or a higher O(threshold_kb).

@@ -88,6 +88,7 @@ notes:
   - "earlyoom's kills are reported in C(events) but not flagged: they are the protection at work."
 extends_documentation_fragment:
   - lowmem.vps.attributes
+  - lowmem.vps.attributes.info_module
 seealso:
   - name: Flags and what to do about them
     description: The README's section on memory_facts lists every flag, why it matters and what fixes it.

@@ -63,6 +63,15 @@ options:
     default: 30
 extends_documentation_fragment:
   - lowmem.vps.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - The diff shows the key fingerprints, the SHA-256 and the mode of the file, not the binary keyring.
+  idempotent:
+    support: full
 notes:
   - The C(diff) shows the fingerprints, SHA-256 and mode of the file before and after, not the binary key.
   - Secret key material is refused.

@@ -36,6 +36,7 @@ options:
     default: main
 extends_documentation_fragment:
   - lowmem.vps.attributes
+  - lowmem.vps.attributes.info_module
 seealso:
   - name: XanMod
     description: The kernel builds per x86-64 level and the official level check script.

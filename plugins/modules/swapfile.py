@@ -78,6 +78,13 @@ options:
     default: present
 extends_documentation_fragment:
   - lowmem.vps.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
 notes:
   - Reads C(/proc/swaps), C(/proc/meminfo), C(/proc/mounts) and C(/etc/fstab); runs C(fallocate), C(dd), C(chattr),
     C(btrfs), C(mkswap), C(swapon) and C(swapoff) as needed.

@@ -81,6 +81,13 @@ options:
     default: true
 extends_documentation_fragment:
   - lowmem.vps.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
 notes:
   - Reads C(/sys/module/zswap/parameters), C(/proc/crypto), C(/proc/cmdline), C(/etc/default/grub),
     C(/etc/default/grub.d/*.cfg) and C(/etc/initramfs-tools/modules).
