@@ -8,7 +8,8 @@ from __future__ import annotations
 
 class ModuleDocFragment(object):
     """What check_mode, diff_mode and idempotent mean. Each module says its own support (and details when partial) in
-    its DOCUMENTATION's ``attributes``; a module that only reads extends ``lowmem.vps.attributes.info_module`` too."""
+    its DOCUMENTATION's ``attributes``; a module that only reads extends ``lowmem.vps.attributes.info_module`` too, one
+    with full support of all three ``lowmem.vps.attributes.planned_writes``."""
 
     DOCUMENTATION = r'''
 attributes:
@@ -20,6 +21,18 @@ attributes:
     description:
       - When run twice in a row with the same options, the second run reports C(changed=false) and changes nothing on
         the target (given the target was not changed in between).
+'''
+
+    # For modules that plan, then write only outside check mode, return the diff of what they change, and change
+    # nothing on a second run with the same options.
+    PLANNED_WRITES = r'''
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
 '''
 
     # Only for modules that read and never change the target: no diff, changed is always false.

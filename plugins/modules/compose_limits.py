@@ -55,13 +55,7 @@ options:
     default: false
 extends_documentation_fragment:
   - lowmem.vps.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - lowmem.vps.attributes.planned_writes
 notes:
   - A running container keeps its limits until it is recreated (C(docker compose up -d SERVICE)); recreate the services
     in RV(changed_services).

@@ -58,13 +58,7 @@ options:
     default: true
 extends_documentation_fragment:
   - lowmem.vps.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - lowmem.vps.attributes.planned_writes
 notes:
   - Log options (C(log-driver), C(log-opts)) apply only to containers created afterwards; running containers keep
     theirs until they are recreated (RV(recreate_needed)). A restart of dockerd does not change them.

@@ -118,13 +118,7 @@ options:
     default: true
 extends_documentation_fragment:
   - lowmem.vps.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - lowmem.vps.attributes.planned_writes
 notes:
   - The module owns the whole file; Debian's commented examples in it are replaced.
   - In check mode on a host where earlyoom is not installed yet (and O(version) is not given), the version checks are

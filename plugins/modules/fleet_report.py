@@ -60,8 +60,12 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
+    details:
+      - Builds the reports and compares them with the files, but writes nothing.
   diff_mode:
     support: full
+    details:
+      - The diff is of C(report.json), C(report.md) and C(report.html) as text.
   idempotent:
     support: none
     details:

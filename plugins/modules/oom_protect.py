@@ -78,13 +78,7 @@ options:
     default: /etc/systemd/system
 extends_documentation_fragment:
   - lowmem.vps.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - lowmem.vps.attributes.planned_writes
 notes:
   - A unit's processes are read from C(cgroup.procs) under C(/sys/fs/cgroup/unified/) (hybrid), C(/sys/fs/cgroup/) (cgroup v2)
     or C(/sys/fs/cgroup/systemd/) (cgroup v1), the first that exists.

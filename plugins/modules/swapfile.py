@@ -78,13 +78,7 @@ options:
     default: present
 extends_documentation_fragment:
   - lowmem.vps.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - lowmem.vps.attributes.planned_writes
 notes:
   - Reads C(/proc/swaps), C(/proc/meminfo), C(/proc/mounts) and C(/etc/fstab); runs C(fallocate), C(dd), C(chattr),
     C(btrfs), C(mkswap), C(swapon) and C(swapoff) as needed.

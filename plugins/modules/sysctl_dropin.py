@@ -68,13 +68,7 @@ options:
     default: present
 extends_documentation_fragment:
   - lowmem.vps.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - lowmem.vps.attributes.planned_writes
 notes:
   - Reads C(/proc/meminfo) for the guard rails and C(/etc/sysctl.d), C(/run/sysctl.d), C(/usr/local/lib/sysctl.d),
     C(/usr/lib/sysctl.d) for overrides.

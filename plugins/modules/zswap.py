@@ -81,13 +81,7 @@ options:
     default: true
 extends_documentation_fragment:
   - lowmem.vps.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - lowmem.vps.attributes.planned_writes
 notes:
   - Reads C(/sys/module/zswap/parameters), C(/proc/crypto), C(/proc/cmdline), C(/etc/default/grub),
     C(/etc/default/grub.d/*.cfg) and C(/etc/initramfs-tools/modules).
