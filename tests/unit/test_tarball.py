@@ -5,15 +5,19 @@
 galaxy.yml's build_ignore decides; its patterns match the path from the top of the collection, so a cache below the
 top (molecule/default/.cache/) needs a pattern of its own. Both tests build with the venv's ansible-galaxy and list
 the tarball: one builds this checkout as it is, the other a copy with caches and editor files planted at depth.
+The last test keeps galaxy.yml's dependencies to the collections the content uses at run time.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
+
+import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 GALAXY = os.path.join(os.path.dirname(sys.executable), 'ansible-galaxy')
@@ -106,3 +110,21 @@ def test_caches_and_editor_files_at_any_depth_stay_out(tmp_path):
     members = build(tmp_path, source)
     assert problems(members) == []
     assert not set(PLANTED) & {name for name, _is_dir in members}
+
+
+def test_the_declared_dependencies_are_the_collections_the_content_uses():
+    # a task keyword (`community.general.ufw:`), a `collections:` entry or a Python import of another collection
+    used = set()
+    keyword = re.compile(r'^\s*(?:-\s+)?([a-z0-9_]+\.[a-z0-9_]+)\.[a-z0-9_]+:', re.M)
+    imported = re.compile(r'ansible_collections\.([a-z0-9_]+\.[a-z0-9_]+)\.')
+    for top in ('plugins', 'roles', 'playbooks'):
+        for dirpath, _dirs, files in os.walk(os.path.join(ROOT, top)):
+            for name in files:
+                if name.endswith(('.yml', '.yaml')):
+                    used.update(keyword.findall(open(os.path.join(dirpath, name)).read()))
+                elif name.endswith('.py'):
+                    used.update(imported.findall(open(os.path.join(dirpath, name)).read()))
+    used -= {'ansible.builtin', 'ansible.legacy', 'lowmem.vps'}
+    with open(os.path.join(ROOT, 'galaxy.yml')) as f:
+        declared = set(yaml.safe_load(f)['dependencies'])
+    assert used == declared
