@@ -94,7 +94,7 @@ def test_files_left_on_a_tmpfs_each_run_are_a_leak_and_true_is_not(module_runner
     # SUnreclaim is host-wide: other work on the machine (a parallel test run, Molecule) moves it too. A leak shows in
     # every attempt; noise seldom shows three times in a row, so `true` gets three attempts to look clean.
     attempts = []
-    for _ in range(3):
+    for _attempt in range(3):
         code, result = module_runner(leak_probe.main, {'argv': ['true'], 'runs': 6, 'settle': 0.2})
         attempts.append(result)
         if code == 0 and result['leaking'] is False and abs(result['per_run_kb']) < 64:
