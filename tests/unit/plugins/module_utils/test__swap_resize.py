@@ -22,22 +22,15 @@ from ansible_collections.lowmem.vps.plugins.module_utils.sizes import MIB
 from ansible_collections.lowmem.vps.plugins.module_utils.swap import Paths
 from ansible_collections.lowmem.vps.plugins.module_utils.swap_resize import run
 from ansible_collections.lowmem.vps.plugins.modules.swapfile import ARGUMENT_SPEC
-from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__swap import FSTAB, FakeBin, Host, real
+# fake: test__swap's fixture of fake commands, used through bins below
+from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__swap import FSTAB, Host, fake, real  # noqa: F401 pylint: disable=unused-import
 
 BUSY = 'swapon: $last: swapon failed: Device or resource busy'
 
 
 @pytest.fixture
-def bins(tmp_path, monkeypatch):
-    directory = tmp_path / 'bin'
-    directory.mkdir()
-    fake = FakeBin(directory, tmp_path / 'commands.log')
-    for name in ('swapon', 'swapoff'):
-        fake.add(name)
-    for name in ('fallocate', 'dd', 'mkswap', 'chattr'):
-        fake.passthrough(name)
-    fake.fail('btrfs', 'btrfs: not installed here', 127)
-    monkeypatch.setenv('PATH', '%s%s%s' % (directory, os.pathsep, os.environ.get('PATH', '')))
+def bins(fake):  # pylint: disable=redefined-outer-name
+    """test__swap's fake commands: swapon/swapoff recorded, fallocate/dd/mkswap/chattr real, btrfs missing."""
     return fake
 
 

@@ -49,13 +49,19 @@ def assert_changed_failure(code, result, text):
 
 # ---------------------------------------------------------------- the module's own next step fails
 
-def test_sysctl_dropin_file_written_then_a_live_value_refused(tmp_path, capsys):
+def refusing_proc_sys(tmp_path):
+    """A fake /proc/sys: netdev_max_backlog takes a write, vm.swappiness refuses it."""
     proc_sys = tmp_path / 'proc' / 'sys'
     (proc_sys / 'net' / 'core').mkdir(parents=True)
     (proc_sys / 'net' / 'core' / 'netdev_max_backlog').write_text('1000\n')
     (proc_sys / 'vm').mkdir()
     # A kernel file that reads a number but cannot be opened for writing, even by root (kernfs: no write mode).
     os.symlink('/sys/kernel/uevent_seqnum', str(proc_sys / 'vm' / 'swappiness'))
+    return proc_sys
+
+
+def test_sysctl_dropin_file_written_then_a_live_value_refused(tmp_path, capsys):
+    proc_sys = refusing_proc_sys(tmp_path)
     path = tmp_path / 'sysctl.d' / '99-lowmem.conf'
     code, result = call(capsys, sysctl_dropin.ARGUMENT_SPEC, lambda context: sysctl_utils.run(context, paths=sysctl_utils.Paths(
         proc_sys=str(proc_sys))), 'sysctl_dropin', path=str(path), settings={'net.core.netdev_max_backlog': 2500, 'vm.swappiness': 30})
@@ -69,11 +75,7 @@ def test_sysctl_dropin_file_written_then_a_live_value_refused(tmp_path, capsys):
 
 def test_sysctl_dropin_file_unchanged_one_live_value_set_then_the_next_refused(tmp_path, capsys):
     """The drop-in is already right: only the live write changed the host, and the failure still says so."""
-    proc_sys = tmp_path / 'proc' / 'sys'
-    (proc_sys / 'net' / 'core').mkdir(parents=True)
-    (proc_sys / 'net' / 'core' / 'netdev_max_backlog').write_text('1000\n')
-    (proc_sys / 'vm').mkdir()
-    os.symlink('/sys/kernel/uevent_seqnum', str(proc_sys / 'vm' / 'swappiness'))
+    proc_sys = refusing_proc_sys(tmp_path)
     path = tmp_path / 'sysctl.d' / '99-lowmem.conf'
     path.parent.mkdir()
     path.write_text('net.core.netdev_max_backlog = 2500\nvm.swappiness = 30\n')
