@@ -511,12 +511,15 @@ def verify_echo(runner, expected_args, attempts=10, delay=0.5, journalctl='journ
 # earlyoom logs its startup lines just after `systemctl restart` returns: read the journal this often.
 VERIFY_ATTEMPTS = 10
 VERIFY_DELAY = 0.5
+# installed_version()'s answer when earlyoom is missing and if_missing=skip.
+MISSING = 'missing'
 OPTION_KEYS = ('mem_min_percent', 'swap_min_percent', 'report_interval', 'prefer', 'avoid', 'ignore', 'prefer_regex',
                'avoid_regex', 'ignore_regex', 'sort_by_rss', 'extra_args')
 
 
 def installed_version(module, runner, which):
-    """The version to check options against: O(version), else `earlyoom -v`; None only in check mode without earlyoom."""
+    """The version to check options against: O(version), else `earlyoom -v`. None in check mode without earlyoom,
+    MISSING when earlyoom is not installed and O(if_missing=skip)."""
     if module.params['version']:
         try:
             return parse_version(module.params['version'])
@@ -524,6 +527,8 @@ def installed_version(module, runner, which):
             raise EarlyoomError('version: %s' % exc)
     binary = which('earlyoom')
     if not binary:
+        if module.params.get('if_missing') == 'skip':
+            return MISSING
         if module.check_mode:
             module.warn('earlyoom is not installed: options that need a given earlyoom version were not checked')
             return None
@@ -558,6 +563,29 @@ def verify(runner, which, path, args):
     return echoed
 
 
+def keep_running(module, runner, which, path):
+    """Enable earlyoom's unit and start it, each only when it is not so already (check mode only reads); returns what
+    was done (or would be), for example ['enable', 'start']."""
+    systemctl = which('systemctl')
+    if not systemctl:
+        raise EarlyoomFailure('systemctl is not installed to keep earlyoom enabled and running (use keep_running=false)',
+                              dict(path=path))
+    actions = []
+    if runner([systemctl, 'is-enabled', '--quiet', 'earlyoom'])[0] != 0:
+        actions.append('enable')
+    if runner([systemctl, 'is-active', '--quiet', 'earlyoom'])[0] != 0:
+        actions.append('start')
+    if module.check_mode:
+        return actions
+    for action in actions:
+        rc, out, err = runner([systemctl, action, 'earlyoom'])
+        if rc != 0:
+            raise EarlyoomFailure('`systemctl %s earlyoom` failed (rc=%d): %s' % (action, rc, tail(rc, out, err)),
+                                  dict(path=path, service_actions=actions))
+        module.wrote()
+    return actions
+
+
 def run(module, runner=None, which=None, paths=None):
     """Everything the earlyoom module does; ``module`` is a result.Context. Tests replace the commands (``runner``,
     ``which``); earlyoom has no system path besides its ``path`` option, so ``paths`` is accepted for the one
@@ -565,9 +593,11 @@ def run(module, runner=None, which=None, paths=None):
     runner, which = commands(module, runner, which)
     params = module.params
     version = installed_version(module, runner, which)
+    missing = version == MISSING
     warnings = []
     try:
-        args = build_args(dict((key, params[key]) for key in OPTION_KEYS), version, warnings)
+        # Without earlyoom (if_missing=skip) the options are still checked, all but the version checks.
+        args = build_args(dict((key, params[key]) for key in OPTION_KEYS), None if missing else version, warnings)
         text = render_default_file(args, params['header'])
     except ValueError as exc:
         raise EarlyoomError(str(exc))
@@ -575,6 +605,10 @@ def run(module, runner=None, which=None, paths=None):
         module.warn(warning)
 
     path = params['path']
+    if missing:
+        # Nothing is written: the caller installs earlyoom and calls again.
+        return dict(changed=False, installed=False, path=path, args=args, previous_args=[], version=None,
+                    restarted=False, echoed={}, service_actions=[])
     plan = plan_file(path, text, 0o644)
     apply_file(module, plan)
     restarted = False
@@ -584,5 +618,7 @@ def run(module, runner=None, which=None, paths=None):
         restarted = True
         if params['verify']:
             echoed = verify(runner, which, path, args)
-    return dict(changed=plan.changed, path=path, args=args, previous_args=parse_default_file(plan.before),
-                version=format_version(version), restarted=restarted, echoed=echoed, diff=plan.diff())
+    actions = keep_running(module, runner, which, path) if params.get('keep_running') else []
+    return dict(changed=plan.changed or bool(actions), installed=True, path=path, args=args,
+                previous_args=parse_default_file(plan.before), version=format_version(version), restarted=restarted,
+                echoed=echoed, service_actions=actions, diff=plan.diff())

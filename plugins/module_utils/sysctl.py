@@ -19,6 +19,9 @@ from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file
 from ansible_collections.lowmem.vps.plugins.module_utils.meminfo import MEMINFO_PATH, mem_total_kb
 
 PROC_SYS = '/proc/sys'
+# MGLRU's thrashing guard (kernels with CONFIG_LRU_GEN, Debian 13's 6.12): not a sysctl, a file under /sys.
+LRU_GEN_MIN_TTL = '/sys/kernel/mm/lru_gen/min_ttl_ms'
+LRU_GEN_MAX_MS = 60000
 # The directories systemd-sysctl reads, in its precedence order for equal file names.
 SYSCTL_DIRS = ('/etc/sysctl.d', '/run/sysctl.d', '/usr/local/lib/sysctl.d', '/usr/lib/sysctl.d', '/lib/sysctl.d')
 
@@ -218,10 +221,70 @@ def write_live(key, value, proc_sys=PROC_SYS):
 class Paths(object):
     """The system paths the sysctl_dropin module reads and writes; tests point them under a temporary tree."""
 
-    def __init__(self, proc_sys=PROC_SYS, sysctl_dirs=SYSCTL_DIRS, meminfo=MEMINFO_PATH):
+    def __init__(self, proc_sys=PROC_SYS, sysctl_dirs=SYSCTL_DIRS, meminfo=MEMINFO_PATH, lru_gen_min_ttl=LRU_GEN_MIN_TTL):
         self.proc_sys = proc_sys
         self.sysctl_dirs = tuple(sysctl_dirs)
         self.meminfo = meminfo
+        self.lru_gen_min_ttl = lru_gen_min_ttl
+
+
+def check_lru_gen(params):
+    """Problems with the thrashing guard's options, as an operator-facing message (None when fine)."""
+    ttl, rule = params.get('lru_gen_min_ttl_ms'), params.get('lru_gen_tmpfiles')
+    if ttl is not None and not 0 <= ttl <= LRU_GEN_MAX_MS:
+        return 'lru_gen_min_ttl_ms must be 0..%d ms or null (got %s)' % (LRU_GEN_MAX_MS, ttl)
+    if rule is not None and not (rule.startswith('/') and rule.endswith('.conf')):
+        return 'lru_gen_tmpfiles=%s must be an absolute path ending in .conf: systemd-tmpfiles ignores other names' % rule
+    return None
+
+
+def render_lru_gen_rule(ttl, header='', path=LRU_GEN_MIN_TTL):
+    """The systemd-tmpfiles rule that sets MGLRU's min_ttl_ms at every boot ("w-": no error where it is missing)."""
+    lines = [line.rstrip() for line in header.rstrip('\n').splitlines()] if header else []
+    lines.append('# MGLRU\'s thrashing guard: the kernel OOM-kills instead of thrashing when the pages used within the last N ms')
+    lines.append('# cannot stay in memory. "w-": a kernel without MGLRU has no such file, which is no error.')
+    lines.append('w- %s - - - - %d' % (path, ttl))
+    return '\n'.join(lines) + '\n'
+
+
+def lru_gen(module, paths):
+    """The thrashing guard: its tmpfiles rule (written, or removed when the value is null) and, with apply, its live
+    value (read first; check mode only reads). Returns the result keys and the diffs."""
+    params = module.params
+    ttl, rule = params.get('lru_gen_min_ttl_ms'), params.get('lru_gen_tmpfiles')
+    result = dict(lru_gen_available=os.path.exists(paths.lru_gen_min_ttl), lru_gen_rule_changed=False,
+                  lru_gen_live=None, lru_gen_live_changed=False)
+    diffs = []
+    if rule is not None:
+        plan = plan_file(rule, None if ttl is None else render_lru_gen_rule(ttl, params['header'] or ''), 0o644)
+        apply_file(module, plan)
+        result['lru_gen_rule_changed'] = plan.changed
+        if plan.changed:
+            diffs.append(plan.diff())
+    if result['lru_gen_available']:
+        with open(paths.lru_gen_min_ttl) as handle:
+            before = handle.read().strip()
+        result['lru_gen_live'] = before
+        if ttl is not None and params['apply'] and before != str(ttl):
+            result['lru_gen_live_changed'] = True
+            after = str(ttl)
+            if not module.check_mode:
+                try:
+                    with open(paths.lru_gen_min_ttl, 'w', encoding='ascii') as handle:
+                        handle.write(after + '\n')
+                except OSError as exc:
+                    raise PartialFailure('%s could not be set to %s: %s' % (paths.lru_gen_min_ttl, after, exc.strerror or exc),
+                                         dict(lru_gen_live=before))
+                module.wrote()
+                with open(paths.lru_gen_min_ttl) as handle:
+                    after = handle.read().strip()
+                if after != str(ttl):
+                    raise PartialFailure('the kernel kept %s=%s (wanted %d)' % (paths.lru_gen_min_ttl, after, ttl),
+                                         dict(lru_gen_live=after))
+            result['lru_gen_live'] = after
+            diffs.append(values_diff('%s (running)' % os.path.dirname(paths.lru_gen_min_ttl), ['min_ttl_ms'],
+                                     {'min_ttl_ms': before}, {'min_ttl_ms': after}))
+    return result, diffs
 
 
 def check_path(path):
@@ -241,6 +304,9 @@ def live_diff(keys, before, after):
 def present(module, paths):
     params = module.params
     proc_sys = paths.proc_sys
+    problem = check_lru_gen(params)
+    if problem:
+        raise SysctlError(problem)
     settings, hidden = validate_settings(params['settings'] or {}, proc_sys, hidden_net_ok=params['hidden_net_keys_ok'])
     check_guard_rails(settings, mem_total_kb(paths.meminfo), params['min_free_kbytes_max_percent'])
     if hidden:
@@ -283,11 +349,15 @@ def present(module, paths):
     elif to_apply:
         live_after.update((key, settings[key]) for key in to_apply)
 
+    lru, lru_diffs = lru_gen(module, paths)
     diff = [plan.diff()]
     if to_apply:
         diff.append(live_diff(keys, live_before, live_after))
+    diff.extend(lru_diffs)
     return dict(
-        changed=plan.changed or bool(to_apply), path=params['path'], settings=settings, file_changed=plan.changed,
+        lru,
+        changed=plan.changed or bool(to_apply) or lru['lru_gen_rule_changed'] or lru['lru_gen_live_changed'],
+        path=params['path'], settings=settings, file_changed=plan.changed,
         live=live_after, live_changed=to_apply, live_pending=[] if params['apply'] else pending,
         overrides=[{'key': key, 'file': other, 'value': value} for key, other, value in overrides], hidden=hidden,
         diff=diff)

@@ -345,6 +345,18 @@ def runtime_diff(names, before, after):
     return values_diff('%s (running)' % PARAMETERS_DIR, names, before, after)
 
 
+def render_tmpfiles(compressor, enabled, header=''):
+    """A systemd-tmpfiles rule file that sets the compressor and the switch again early at every boot.
+
+    zswap starts (late_initcall) before any module can load, so a zswap.compressor= token for a modular compressor
+    (zstd on Debian's kernels) falls back to lzo at boot; systemd-tmpfiles writes the values early in userspace, which
+    loads the module on demand. ``header`` lines become ``#`` comments (lines already starting with ``#`` stay)."""
+    lines = [line if line.startswith('#') else ('# ' + line).rstrip() for line in (header or '').splitlines()]
+    lines.append('w %s/compressor - - - - %s' % (PARAMETERS_DIR, compressor))
+    lines.append('w %s/enabled - - - - %s' % (PARAMETERS_DIR, 'Y' if enabled else 'N'))
+    return '\n'.join(lines) + '\n'
+
+
 def plan_grub(module, tokens, paths):
     """(FilePlan for /etc/default/grub, grub.d overrides); fails before any write on a file it cannot edit."""
     grub_text = read_text(paths.grub)
@@ -446,6 +458,10 @@ def run(module, runner=None, which=None, paths=None):
     module_name = crypto_module(params['compressor'], crypto)
     if params['persistent'] and params['initramfs']:
         initramfs_plan = plan_initramfs(module, module_name, params['compressor'], paths)
+    tmpfiles_plan = None
+    if params['persistent'] and params.get('tmpfiles'):
+        tmpfiles_plan = plan_file(params['tmpfiles'], render_tmpfiles(params['compressor'], params['enabled'],
+                                                                      params.get('header')), 0o644)
 
     before = before or {}
     writes = plan_runtime(wanted, before)
@@ -459,7 +475,7 @@ def run(module, runner=None, which=None, paths=None):
     after = before
     if to_write:
         after = predicted(before, to_write) if module.check_mode else apply_runtime(module, to_write, before, paths)
-    plans = [plan for plan in (grub_plan, initramfs_plan) if plan is not None]
+    plans = [plan for plan in (grub_plan, initramfs_plan, tmpfiles_plan) if plan is not None]
     for plan in plans:
         apply_file(module, plan)
 
@@ -468,8 +484,10 @@ def run(module, runner=None, which=None, paths=None):
         diff.append(runtime_diff([name for name in names if name in before], before, after))
     grub_changed = bool(grub_plan and grub_plan.changed)
     initramfs_changed = bool(initramfs_plan and initramfs_plan.changed)
+    tmpfiles_changed = bool(tmpfiles_plan and tmpfiles_plan.changed)
     return dict(
-        changed=bool(to_write) or grub_changed or initramfs_changed, runtime=after, runtime_changed=[name for name, value in to_write],
+        changed=bool(to_write) or grub_changed or initramfs_changed or tmpfiles_changed, tmpfiles_changed=tmpfiles_changed,
+        runtime=after, runtime_changed=[name for name, value in to_write],
         runtime_pending=[] if params['runtime'] else [name for name, value in writes], missing_parameters=missing,
         cmdline_tokens=tokens, grub_changed=grub_changed, initramfs_changed=initramfs_changed,
         reboot_required=bool(params['persistent']) and reboot_required(tokens, read_cmdline(paths.proc_cmdline)),

@@ -110,6 +110,22 @@ options:
       - Run C(systemctl restart earlyoom) when the file changed (never in check mode).
     type: bool
     default: true
+  if_missing:
+    description:
+      - What to do when earlyoom is not installed and O(version) is not given.
+      - V(fail) fails the task (in check mode it warns and checks the options without the version checks).
+      - V(skip) checks the options (all but the version checks), writes nothing and returns RV(installed=false), so
+        a play installs earlyoom only then and calls the module again; on a host that has it, one call does everything
+        and the package manager is never loaded.
+    type: str
+    choices: [fail, skip]
+    default: fail
+  keep_running:
+    description:
+      - Also enable earlyoom's unit and start it, each only when it is not so already (C(systemctl is-enabled),
+        C(systemctl is-active) first; check mode only reads).
+    type: bool
+    default: false
   verify:
     description:
       - After a restart by this task, read earlyoom's startup lines from the journal of this boot (several tries, half a
@@ -147,6 +163,18 @@ EXAMPLES = r'''
   lowmem.vps.earlyoom:
     avoid_regex: '^(sshd|nginx|php-fpm[0-9.]+)$'
     restart: false
+
+- name: One task on a rerun - configure, keep running; install only where earlyoom is missing
+  lowmem.vps.earlyoom:
+    mem_min_percent: [10, 5]
+    if_missing: skip
+    keep_running: true
+  register: earlyoom_result
+
+- name: Install earlyoom where it is missing
+  ansible.builtin.apt:
+    name: earlyoom
+  when: not earlyoom_result.installed
 '''
 
 RETURN = r'''
@@ -171,6 +199,16 @@ version:
   returned: always
   type: str
   sample: 1.8.2
+installed:
+  description: Whether earlyoom is installed (false only with O(if_missing=skip), when nothing was written).
+  returned: always
+  type: bool
+service_actions:
+  description: What O(keep_running) did to the unit (or would do, in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [enable, start]
 restarted:
   description: Whether earlyoom was restarted.
   returned: always
@@ -206,6 +244,8 @@ ARGUMENT_SPEC = dict(
     version=dict(type='str'),
     restart=dict(type='bool', default=True),
     verify=dict(type='bool', default=True),
+    if_missing=dict(type='str', choices=['fail', 'skip'], default='fail'),
+    keep_running=dict(type='bool', default=False),
 )
 
 

@@ -60,6 +60,20 @@ options:
       - Highest C(vm.min_free_kbytes) allowed, in percent of MemTotal.
     type: float
     default: 5.0
+  lru_gen_min_ttl_ms:
+    description:
+      - MGLRU's thrashing guard (C(/sys/kernel/mm/lru_gen/min_ttl_ms), kernels with C(CONFIG_LRU_GEN) such as Debian
+        13's). The kernel OOM-kills instead of thrashing when the pages used within the last this many ms cannot stay in
+        memory. 0..60000; 0 turns the guard off.
+      - With O(apply), set live where the file exists (read first, read back after). Written at boot by the O(lru_gen_tmpfiles) rule.
+      - Unset (null), the running value is left alone and the O(lru_gen_tmpfiles) rule is removed.
+    type: int
+  lru_gen_tmpfiles:
+    description:
+      - The systemd-tmpfiles rule file that sets O(lru_gen_min_ttl_ms) at every boot (for example
+        V(/etc/tmpfiles.d/lowmem-lru-gen.conf)); removed when O(lru_gen_min_ttl_ms) is null. Unset, no rule file is
+        managed.
+    type: path
   state:
     description:
       - V(absent) removes the file. Running values stay as they are until the next boot.
@@ -134,6 +148,22 @@ live_pending:
   returned: when O(state=present)
   type: list
   elements: str
+lru_gen_available:
+  description: Whether the running kernel has MGLRU's C(min_ttl_ms) (without it the tmpfiles rule does nothing, harmlessly).
+  returned: when O(state=present)
+  type: bool
+lru_gen_live:
+  description: The running C(min_ttl_ms) after the task (predicted in check mode), null where the kernel has none.
+  returned: when O(state=present)
+  type: str
+lru_gen_live_changed:
+  description: Whether the running C(min_ttl_ms) was (or in check mode would be) changed.
+  returned: when O(state=present)
+  type: bool
+lru_gen_rule_changed:
+  description: Whether the O(lru_gen_tmpfiles) rule file was written or removed (or would be, in check mode).
+  returned: when O(state=present)
+  type: bool
 overrides:
   description: Later files that set one of these keys again; their value wins at boot.
   returned: when O(state=present)
@@ -154,6 +184,8 @@ ARGUMENT_SPEC = dict(
     apply=dict(type='bool', default=True),
     hidden_net_keys_ok=dict(type='bool', default=False),
     min_free_kbytes_max_percent=dict(type='float', default=5.0),
+    lru_gen_min_ttl_ms=dict(type='int'),
+    lru_gen_tmpfiles=dict(type='path'),
     state=dict(type='str', default='present', choices=['present', 'absent']),
 )
 REQUIRED_IF = [('state', 'present', ('settings',))]

@@ -72,6 +72,19 @@ options:
       - Off by default because it was measured not to keep the compressor at boot (see the description).
     type: bool
     default: false
+  tmpfiles:
+    description:
+      - With O(persistent=true), also write this systemd-tmpfiles rule file (for example
+        V(/etc/tmpfiles.d/lowmem-zswap.conf)). It sets the compressor and O(enabled) again early at every boot, because
+        zswap starts before any module can load and a modular compressor (zstd on Debian's kernels) given on the
+        command line falls back to lzo at boot. Unset, no rule file is written.
+    type: path
+  header:
+    description:
+      - Text put at the top of the O(tmpfiles) file, each line as a C(#) comment (lines already starting with C(#)
+        are kept as they are).
+    type: str
+    default: 'Ansible managed: lowmem.vps.zswap'
   runtime:
     description:
       - Write the parameters to the running kernel now and read them back.
@@ -147,6 +160,10 @@ missing_parameters:
   type: list
   elements: str
   sample: [zpool]
+tmpfiles_changed:
+  description: Whether the O(tmpfiles) rule file was written (or would be, in check mode).
+  returned: always
+  type: bool
 cmdline_tokens:
   description: The boot tokens wanted on the kernel command line.
   returned: always
@@ -192,6 +209,8 @@ ARGUMENT_SPEC = dict(
     persistent=dict(type='bool', default=True),
     initramfs=dict(type='bool', default=False),
     runtime=dict(type='bool', default=True),
+    tmpfiles=dict(type='path'),
+    header=dict(type='str', default='Ansible managed: lowmem.vps.zswap'),
 )
 
 

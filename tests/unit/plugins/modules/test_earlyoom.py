@@ -25,10 +25,17 @@ FAKE_EARLYOOM = textwrap.dedent('''\
 FAKE_SYSTEMCTL = textwrap.dedent('''\
     #!/bin/sh
     echo "$*" >> "$FAKE_LOG"
+    # The unit's state: a file each for enabled and active ($FAKE_UNIT.enabled, $FAKE_UNIT.active).
+    case "$1" in
+        is-enabled) [ -f "$FAKE_UNIT.enabled" ]; exit $? ;;
+        is-active) [ -f "$FAKE_UNIT.active" ]; exit $? ;;
+    esac
     if [ "$FAKE_SYSTEMCTL_RC" != 0 ]; then
         echo "Job for earlyoom.service failed because the control process exited with error code." >&2
         exit "$FAKE_SYSTEMCTL_RC"
     fi
+    [ "$1" = enable ] && touch "$FAKE_UNIT.enabled"
+    case "$1" in start|restart) touch "$FAKE_UNIT.active" ;; esac
     [ "$1" = restart ] && [ -f "$FAKE_NEXT_START" ] && cat "$FAKE_NEXT_START" >> "$FAKE_JOURNAL"
     exit 0
     ''')
@@ -81,6 +88,8 @@ class Host(object):
         monkeypatch.setenv('FAKE_JOURNAL', str(self.journal))
         monkeypatch.setenv('FAKE_NEXT_START', str(self.next_start))
         monkeypatch.setenv('FAKE_SYSTEMCTL_RC', '0')
+        self.unit = root / 'unit'
+        monkeypatch.setenv('FAKE_UNIT', str(self.unit))
         monkeypatch.setattr(earlyoom_module, 'VERIFY_DELAY', 0)
         monkeypatch.setattr(earlyoom_module, 'VERIFY_ATTEMPTS', 3)
 
@@ -186,6 +195,61 @@ def test_missing_earlyoom_fails_unless_check_mode(host, module_runner):
     code, result = module_runner(main, params(box.path, version=None, ignore=['sshd'], _ansible_check_mode=True))
     assert code == 0 and result['changed'] and result['version'] is None and not box.path.exists()
     assert any('were not checked' in warning for warning in warnings(result))
+
+
+def test_if_missing_skip_checks_the_options_and_writes_nothing(host, module_runner):
+    box = host(with_earlyoom=False)
+    code, result = module_runner(main, params(box.path, version=None, if_missing='skip', keep_running=True))
+    assert code == 0 and not result['changed'] and result['installed'] is False, result
+    assert result['args'] == ARGS and result['service_actions'] == [] and 'diff' not in result
+    assert not box.path.exists() and box.calls() == [], 'no file, no systemctl'
+    code, result = module_runner(main, params(box.path, version=None, if_missing='skip', mem_min_percent=[5, 10]))
+    assert code == 1 and 'SIGKILL percent 10 must be above 0 and at most the SIGTERM percent 5' in result['msg']
+    assert result['msg'].endswith('nothing was changed') and not box.path.exists()
+
+
+def test_if_missing_skip_does_everything_where_earlyoom_is_installed(host, module_runner):
+    box = host()
+    code, result = module_runner(main, params(box.path, version=None, if_missing='skip'))
+    assert code == 0 and result['changed'] and result['installed'] is True and result['version'] == '1.7.0'
+    assert box.path.read_text() == OUR_FILE
+
+
+def test_keep_running_enables_and_starts_only_what_is_not(host, module_runner):
+    box = host()
+    box.path.write_text(OUR_FILE)
+    code, result = module_runner(main, params(box.path, keep_running=True, _ansible_check_mode=True))
+    assert code == 0 and result['changed'] and result['service_actions'] == ['enable', 'start'], result
+    assert box.calls() == ['is-enabled --quiet earlyoom', 'is-active --quiet earlyoom'], 'check mode only reads'
+
+    code, result = module_runner(main, params(box.path, keep_running=True))
+    assert code == 0 and result['changed'] and result['service_actions'] == ['enable', 'start']
+    assert box.calls()[-2:] == ['enable earlyoom', 'start earlyoom']
+
+    (box.unit.parent / 'unit.active').unlink()
+    code, result = module_runner(main, params(box.path, keep_running=True))
+    assert code == 0 and result['changed'] and result['service_actions'] == ['start']
+
+    code, result = module_runner(main, params(box.path, keep_running=True))
+    assert code == 0 and not result['changed'] and result['service_actions'] == []
+
+
+def test_keep_running_reports_a_failed_start(host, module_runner, monkeypatch):
+    box = host()
+    box.path.write_text(OUR_FILE)
+    (box.unit.parent / 'unit.enabled').write_text('')
+    monkeypatch.setenv('FAKE_SYSTEMCTL_RC', '1')
+    code, result = module_runner(main, params(box.path, keep_running=True))
+    assert code == 1 and not result['changed']
+    assert result['msg'] == ('earlyoom: `systemctl start earlyoom` failed (rc=1): Job for earlyoom.service failed '
+                             'because the control process exited with error code.')
+
+
+def test_a_restart_starts_it_so_keep_running_only_enables(host, module_runner):
+    box = host()
+    box.next_start.write_text(OUR_START)
+    code, result = module_runner(main, params(box.path, restart=True, verify=True, keep_running=True))
+    assert code == 0 and result['restarted'] and result['service_actions'] == ['enable'], result
 
 
 @pytest.mark.parametrize('extra, message', [

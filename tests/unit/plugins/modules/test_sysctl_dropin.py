@@ -30,14 +30,20 @@ def module_runner(tmp_path, capsys):
     for key, value in PROC_SYS.items():
         (proc_sys / key).parent.mkdir(parents=True, exist_ok=True)
         (proc_sys / key).write_text(value + '\n')
+    # MGLRU's thrashing guard, as Debian 13's kernel has it (off).
+    lru_gen = tmp_path / 'sys-lru-gen' / 'min_ttl_ms'
+    lru_gen.parent.mkdir()
+    lru_gen.write_text('0\n')
 
     def run(_main, params):
         with patch_module_args(params):
             module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_if=REQUIRED_IF, supports_check_mode=True)
             with pytest.raises(SystemExit) as exited:
-                report(module, 'sysctl_dropin', lambda context: converge(context, paths=Paths(proc_sys=str(proc_sys))))
+                report(module, 'sysctl_dropin', lambda context: converge(context, paths=Paths(
+                    proc_sys=str(proc_sys), lru_gen_min_ttl=str(lru_gen))))
         return exited.value.code, json.loads(capsys.readouterr().out)
     run.proc_sys = proc_sys
+    run.lru_gen = lru_gen
     return run
 
 
@@ -142,3 +148,54 @@ def test_absent_removes_the_file(tmp_path, module_runner):
 def test_warns_outside_sysctl_dirs(tmp_path, module_runner):
     code, result = module_runner(main, args(tmp_path / 'a.conf'))
     assert 'outside the directories systemd-sysctl reads' in str(result.get('warnings'))
+
+
+def test_thrashing_guard_rule_and_live_value_then_idempotent(tmp_path, module_runner):
+    path, rule = tmp_path / '99-lowmem.conf', tmp_path / 'tmpfiles.d' / 'lowmem-lru-gen.conf'
+    code, result = module_runner(main, args(path, apply=True, lru_gen_min_ttl_ms=1000, lru_gen_tmpfiles=str(rule),
+                                            _ansible_check_mode=True))
+    assert code == 0 and result['lru_gen_rule_changed'] and result['lru_gen_live_changed'] and result['lru_gen_live'] == '1000'
+    assert not rule.exists() and module_runner.lru_gen.read_text() == '0\n', 'check mode only reads'
+
+    code, result = module_runner(main, args(path, apply=True, lru_gen_min_ttl_ms=1000, lru_gen_tmpfiles=str(rule)))
+    assert code == 0 and result['changed'] and result['lru_gen_available'], result
+    assert rule.read_text().endswith('w- /sys/kernel/mm/lru_gen/min_ttl_ms - - - - 1000\n')
+    assert rule.read_text().startswith('# Ansible managed\n# MGLRU')
+    assert module_runner.lru_gen.read_text() == '1000\n' and result['lru_gen_live'] == '1000'
+    assert result['diff'][-1]['before'] == 'min_ttl_ms = 0\n' and result['diff'][-1]['after'] == 'min_ttl_ms = 1000\n'
+
+    code, again = module_runner(main, args(path, apply=True, lru_gen_min_ttl_ms=1000, lru_gen_tmpfiles=str(rule)))
+    assert code == 0 and not again['changed'] and not again['lru_gen_rule_changed'] and not again['lru_gen_live_changed']
+
+
+def test_thrashing_guard_null_removes_the_rule_and_leaves_the_kernel_alone(tmp_path, module_runner):
+    path, rule = tmp_path / '99-lowmem.conf', tmp_path / 'lowmem-lru-gen.conf'
+    rule.write_text('w- /sys/kernel/mm/lru_gen/min_ttl_ms - - - - 1000\n')
+    module_runner.lru_gen.write_text('1000\n')
+    code, result = module_runner(main, args(path, apply=True, lru_gen_tmpfiles=str(rule)))
+    assert code == 0 and result['lru_gen_rule_changed'] and not rule.exists()
+    assert module_runner.lru_gen.read_text() == '1000\n' and not result['lru_gen_live_changed']
+    code, again = module_runner(main, args(path, apply=True, lru_gen_tmpfiles=str(rule)))
+    assert code == 0 and not again['changed']
+
+
+def test_thrashing_guard_without_apply_or_mglru_writes_only_the_rule(tmp_path, module_runner):
+    path, rule = tmp_path / '99-lowmem.conf', tmp_path / 'lowmem-lru-gen.conf'
+    code, result = module_runner(main, args(path, lru_gen_min_ttl_ms=500, lru_gen_tmpfiles=str(rule)))
+    assert code == 0 and rule.exists() and module_runner.lru_gen.read_text() == '0\n' and result['lru_gen_live'] == '0'
+    module_runner.lru_gen.unlink()
+    code, result = module_runner(main, args(path, apply=True, lru_gen_min_ttl_ms=500, lru_gen_tmpfiles=str(rule)))
+    assert code == 0 and not result['lru_gen_available'] and result['lru_gen_live'] is None
+    assert not result['lru_gen_live_changed'] and not result['lru_gen_rule_changed'] and not module_runner.lru_gen.exists()
+
+
+@pytest.mark.parametrize('extra, message', [
+    ({'lru_gen_min_ttl_ms': 60001}, 'lru_gen_min_ttl_ms must be 0..60000 ms or null (got 60001)'),
+    ({'lru_gen_min_ttl_ms': -1}, 'lru_gen_min_ttl_ms must be 0..60000 ms or null (got -1)'),
+    ({'lru_gen_tmpfiles': 'tmpfiles.d/x.conf'}, 'must be an absolute path ending in .conf'),
+])
+def test_thrashing_guard_bad_input_changes_nothing(tmp_path, module_runner, extra, message):
+    path = tmp_path / '99-lowmem.conf'
+    code, result = module_runner(main, args(path, apply=True, **extra))
+    assert code == 1 and message in result['msg'] and result['msg'].endswith('nothing was changed'), result
+    assert not path.exists() and module_runner.lru_gen.read_text() == '0\n'

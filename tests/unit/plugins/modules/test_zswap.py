@@ -397,3 +397,31 @@ def test_initramfs_is_left_alone_by_default(system, zswap):
     assert rc == 0 and result['grub_changed'] and not result['initramfs_changed']
     assert box.text('initramfs_modules') == DEBIAN_INITRAMFS_MODULES
     assert box.paths.initramfs_modules not in [entry['before_header'] for entry in result['diff']]
+
+
+def test_tmpfiles_rule_is_written_with_the_boot_configuration_then_idempotent(system, zswap):
+    box = system()
+    rule = box.root / 'etc' / 'tmpfiles.d' / 'lowmem-zswap.conf'  # its directory does not exist yet
+    rc, result = zswap(box, compressor='zstd', tmpfiles=str(rule), header='Ansible managed\n# keep')
+    assert rc == 0 and result['changed'] and result['tmpfiles_changed'], result
+    assert rule.read_text() == ('# Ansible managed\n# keep\n'
+                                'w /sys/module/zswap/parameters/compressor - - - - zstd\n'
+                                'w /sys/module/zswap/parameters/enabled - - - - Y\n')
+    assert oct(os.stat(str(rule)).st_mode & 0o777) == '0o644'
+    assert result['diff'][1]['before_header'] == '%s (absent)' % rule
+
+    rc, again = zswap(box, compressor='zstd', tmpfiles=str(rule), header='Ansible managed\n# keep')
+    assert rc == 0 and not again['changed'] and not again['tmpfiles_changed']
+
+    rc, off = zswap(box, compressor='zstd', enabled=False, tmpfiles=str(rule), header='')
+    assert rc == 0 and off['tmpfiles_changed'] and rule.read_text().endswith('enabled - - - - N\n')
+    assert not rule.read_text().startswith('#')
+
+
+def test_tmpfiles_rule_is_not_written_without_persistent_or_in_check_mode(system, zswap):
+    box = system()
+    rule = box.root / 'etc' / 'tmpfiles.d' / 'lowmem-zswap.conf'
+    rc, result = zswap(box, compressor='zstd', tmpfiles=str(rule), _ansible_check_mode=True)
+    assert rc == 0 and result['tmpfiles_changed'] and not rule.exists()
+    rc, result = zswap(box, compressor='zstd', tmpfiles=str(rule), persistent=False)
+    assert rc == 0 and not result['tmpfiles_changed'] and not rule.exists()
