@@ -89,3 +89,16 @@ def test_keep_zero_is_refused(run_role):
     run = run_role('lowmem.vps.kernel_cleanup', {'kernel_cleanup_enabled': True, 'kernel_cleanup_keep': 0})
     assert run.rc != 0, run.output
     assert 'keep must be at least 1' in run.output and 'nothing was changed' in run.output
+
+
+def test_too_little_room_in_boot_is_refused_before_the_key(run_role, served_repo):
+    """The free space comes from one df of /boot and / (its first line: the filesystem holding /boot)."""
+    base, real = served_repo
+    before = apt_state()
+    df = subprocess.run(['df', '-B1', '--output=target', '/boot' if os.path.exists('/boot') else '/'],
+                        capture_output=True, text=True, check=True).stdout.splitlines()[1].strip()
+    run = run_role('lowmem.vps.xanmod', xanmod_vars(base, real, xanmod_boot_min_free_mb=10 ** 9))
+    assert run.rc != 0, run.output
+    assert 'xanmod: %s (holding /boot) has' % df in run.flat and 'run the kernel_cleanup role first' in run.flat, run.output
+    assert 'Install the signing key' not in run.output
+    assert apt_state() == before

@@ -29,9 +29,10 @@ ALLOWED_FILES = frozenset((
     'MANIFEST.json', 'FILES.json', 'README.md', 'LICENSE', 'bindep.txt', 'execution-environment.yml',
     'CHANGELOG.rst', 'CHANGELOG.md', 'changelogs/changelog.yaml', 'changelogs/config.yaml',
 ))
-# Must be there: the licence the file headers point at, and the packages the modules need on a host.
+# Must be there: the licence the file headers point at, the packages the modules need on a host, and the changelog
+# (the release notes users read and the data antsibull-changelog and Galaxy read them from).
 REQUIRED = ('LICENSE', 'LICENSES/GPL-3.0-or-later.txt', 'bindep.txt', 'README.md', 'meta/runtime.yml',
-            'playbooks/harden.yml', 'inventories/example/hosts.yml', 'changelogs/changelog.yaml')
+            'playbooks/harden.yml', 'inventories/example/hosts.yml', 'CHANGELOG.rst', 'changelogs/changelog.yaml')
 JUNK_NAMES = frozenset(('.cache', '__pycache__', '.git', '.pytest_cache', '.mypy_cache', '.ruff_cache', '.tox',
                         '.venv', '.ansible', '.build', '.DS_Store'))
 JUNK_SUFFIXES = ('.pyc', '.pyo', '.swp', '~', '.orig', '.rej', '.retry', '.tar.gz')
