@@ -108,13 +108,13 @@ hash_key() {
 
 find_python() {
   local want=$1 cand got
-  for cand in "$(command -v "python${want}" 2>/dev/null || true)" \
-              $(find "${PYENV_ROOT:-$HOME/.pyenv}/versions" -mindepth 3 -maxdepth 3 -path "*/versions/${want}.*/bin/python${want}" \
-                  2>/dev/null | sort -rV); do
+  while IFS= read -r cand; do
     [ -n "$cand" ] && [ -x "$cand" ] || continue
-    got=$("$cand" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || continue
+    got=$("$cand" -c 'import sys; print("%d.%d" % sys.version_info[:2])' </dev/null 2>/dev/null) || continue
     [ "$got" = "$want" ] && { echo "$cand"; return 0; }
-  done
+  done < <(command -v "python${want}" 2>/dev/null || true
+           find "${PYENV_ROOT:-$HOME/.pyenv}/versions" -mindepth 3 -maxdepth 3 -path "*/versions/${want}.*/bin/python${want}" \
+             2>/dev/null | sort -rV)
   return 1
 }
 
