@@ -11,6 +11,8 @@
 #                      apt-get update first when apt does not know them (and once more before a retry when the install
 #                      fails); the apt output goes to $LOWMEM_CACHE_DIR/apt-NAME.log; dies when that fails
 #   hash_key [N]       the first N (default 64) hex digits of the SHA-256 of stdin: every cache key of the harness
+#   find_python X.Y    print the path of a Python X.Y on this machine: pythonX.Y on PATH, else the newest
+#                      ${PYENV_ROOT:-~/.pyenv}/versions/X.Y.*; return 1 (printing nothing) when there is none
 
 LOWMEM_T0=${LOWMEM_T0:-$(date +%s)}
 export LOWMEM_T0
@@ -102,6 +104,18 @@ apt_install() {
 # Keep it exactly `sha256sum | cut -c1-N`: every cached venv, test image and lab VM image is found by these keys.
 hash_key() {
   sha256sum | cut -c1-"${1:-64}"
+}
+
+find_python() {
+  local want=$1 cand got
+  while IFS= read -r cand; do
+    [ -n "$cand" ] && [ -x "$cand" ] || continue
+    got=$("$cand" -c 'import sys; print("%d.%d" % sys.version_info[:2])' </dev/null 2>/dev/null) || continue
+    [ "$got" = "$want" ] && { echo "$cand"; return 0; }
+  done < <(command -v "python${want}" 2>/dev/null || true
+           find "${PYENV_ROOT:-$HOME/.pyenv}/versions" -mindepth 3 -maxdepth 3 -path "*/versions/${want}.*/bin/python${want}" \
+             2>/dev/null | sort -rV)
+  return 1
 }
 
 wait_for_lock() {

@@ -100,3 +100,41 @@ def test_apt_install_dies_with_the_log_when_the_retry_fails_too(stub_apt):
     done = bash('apt_install thing pkg-a', env=dict(env, FAIL_INSTALLS='9'))
     assert done.returncode == 1
     assert 'ERROR: apt-get install pkg-a failed; see %s' % log in done.stderr.decode()
+
+
+def fake_python(root, version, says=None):
+    """A stand-in interpreter under a fake pyenv root: answers the version query with ``says`` (default: X.Y)."""
+    minor = '.'.join(version.split('.')[:2])
+    path = root / 'versions' / version / 'bin' / ('python' + minor)
+    path.parent.mkdir(parents=True)
+    path.write_text('#!/bin/sh\necho %s\n' % (says or minor))
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_find_python_takes_the_newest_pyenv_version_that_really_is_that_python(tmp_path):
+    fake_python(tmp_path, '3.42.2')
+    newest = fake_python(tmp_path, '3.42.10')
+    fake_python(tmp_path, '3.42.11', says='3.41')  # a broken install: not the Python its directory names
+    fake_python(tmp_path, '3.43.0')
+    done = bash('find_python 3.42', env=dict(PYENV_ROOT=str(tmp_path)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode() == newest + '\n'
+
+
+def test_find_python_fails_silently_when_there_is_none(tmp_path):
+    fake_python(tmp_path, '3.43.0')
+    done = bash('rc=0; find_python 3.42 || rc=$?; echo "rc=$rc"', env=dict(PYENV_ROOT=str(tmp_path)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode() == 'rc=1\n'
+
+
+def test_matrix_venv_exits_3_and_says_so_when_the_python_is_missing(tmp_path):
+    req = tmp_path / 'sanity-9.9.txt'
+    req.write_text('# python: 3.42\nansible-core==9.9.0\n')
+    done = subprocess.run([os.path.join(ROOT, 'tools', 'matrix-venv'), str(req)], capture_output=True, timeout=60, check=False,
+                          env=dict(os.environ, PYENV_ROOT=str(tmp_path), LOWMEM_CACHE_DIR=str(tmp_path / 'cache'), LOWMEM_T0='0'))
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == b''
+    assert b'sanity-9.9: no Python 3.42 on this machine' in done.stderr
+    assert not (tmp_path / 'cache' / 'venvs').exists()
