@@ -10,6 +10,7 @@ The last test keeps galaxy.yml's dependencies to the collections the content use
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -38,14 +39,18 @@ JUNK_NAMES = frozenset(('.cache', '__pycache__', '.git', '.pytest_cache', '.mypy
 JUNK_SUFFIXES = ('.pyc', '.pyo', '.swp', '~', '.orig', '.rej', '.retry', '.tar.gz')
 
 
-def build(tmp_path, source):
+def build_tarball(tmp_path, source):
     out = tmp_path / 'out'
     proc = subprocess.run([GALAXY, 'collection', 'build', str(source), '--output-path', str(out)],
                           capture_output=True, text=True, cwd=str(tmp_path), check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     tarballs = list(out.glob('lowmem-vps-*.tar.gz'))
     assert len(tarballs) == 1, tarballs
-    with tarfile.open(str(tarballs[0])) as tar:
+    return tarballs[0]
+
+
+def build(tmp_path, source):
+    with tarfile.open(str(build_tarball(tmp_path, source))) as tar:
         return [(member.name.rstrip('/'), member.isdir()) for member in tar.getmembers()]
 
 
@@ -129,3 +134,33 @@ def test_the_declared_dependencies_are_the_collections_the_content_uses():
     with open(os.path.join(ROOT, 'galaxy.yml')) as f:
         declared = set(yaml.safe_load(f)['dependencies'])
     assert used == declared
+
+
+def test_the_installed_tarballs_role_docs_agree_with_the_role_readmes(tmp_path):
+    """What `ansible-doc -t role` shows a user of the installed collection is what roles/*/README.md says."""
+    tarball = build_tarball(tmp_path, ROOT)
+    installed = tmp_path / 'collections'
+    proc = subprocess.run([GALAXY, 'collection', 'install', '--no-deps', '-p', str(installed), str(tarball)],
+                          capture_output=True, text=True, cwd=str(tmp_path), check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    roles = sorted(os.listdir(os.path.join(ROOT, 'roles')))
+    config = tmp_path / 'ansible.cfg'  # not the checkout's (it points at .build/collections)
+    config.write_text('[defaults]\n')
+    environ = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='false',
+                   ANSIBLE_CONFIG=str(config))
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-doc'), '-t', 'role', '--json']
+                          + ['lowmem.vps.' + role for role in roles],
+                          capture_output=True, text=True, cwd=str(tmp_path), env=environ, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    docs = json.loads(proc.stdout)
+    assert sorted(docs) == ['lowmem.vps.' + role for role in roles]
+    row = re.compile(r'^\| `([a-z0-9_]+)` \|', re.M)
+    for role in roles:
+        with open(os.path.join(ROOT, 'roles', role, 'README.md')) as handle:
+            readme = handle.read()
+        entry_points = docs['lowmem.vps.' + role]['entry_points']
+        options = set()
+        for entry in entry_points.values():
+            options.update(entry.get('options') or {})
+            assert ' '.join(entry['short_description'].split()) in ' '.join(readme.split()), (role, entry['short_description'])
+        assert set(row.findall(readme)) == options, role
