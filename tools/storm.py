@@ -15,7 +15,8 @@ The VM (tools/labvm, with its forwards of 443, 8080 and 8443) must carry the lab
    it, while this machine pushes TCP streams into the stand-in's sink (half bulk, half small packets with
    TCP_NODELAY: the guest's network receive path stays busy), and probes once a second, 5 s timeout each: SSH through
    the nginx stream port (443) and HTTP to the API behind nginx (8080);
-3. ends at --duration, or 10 s after the hog is gone (the SSH probe reports it), then reads the samples and the
+3. ends at --duration, or 10 s after the hog is gone (the SSH probe reports it), stops the traffic, probes SSH via
+   443 until it answers (at most 12 tries, a second apart: the result's ssh_after), then reads the samples and the
    kernel's and earlyoom's lines since the start with the collection's one kernel-log parser (kills: who, by whom;
    page allocation failures), and the entry services' PIDs again; stops the stand-ins and puts min_ttl_ms back.
 
@@ -47,6 +48,10 @@ STANDINS = ('hysteria', 'tuic-server', 'filebrowser')
 ENTRY_SERVICES = ('ssh', 'nginx', 'supervisor')
 PROBE_TIMEOUT = 5.0
 TAIL_AFTER_HOG = 10.0
+# Once the storm is over (traffic stopped): SSH via :443 is probed until it answers, at most this many times, a second
+# apart. A TCG guest that has just lost a hog can take longer than the 10 s tail to answer again; "SSH came back" is
+# this probe's answer, not the storm's last probe.
+AFTER_TRIES = 12
 SSH_OPTS = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
             '-o', 'BatchMode=yes']
 
@@ -227,6 +232,21 @@ def probe_ssh(info, t0, results, lock):
         results.append(entry)
 
 
+def probe_after(info, t0, tries=AFTER_TRIES, probe=None, pause=1.0):
+    """SSH via :443 once the storm is over: probe until one answers, at most ``tries`` times, ``pause`` s apart.
+
+    Returns {'ok', 'tries', 'probes'}: ok is the last probe's answer."""
+    probe = probe or probe_ssh
+    results, lock = [], threading.Lock()
+    for attempt in range(max(1, tries)):
+        if attempt:
+            time.sleep(pause)
+        probe(info, t0, results, lock)
+        if results[-1]['ok']:
+            break
+    return {'ok': bool(results[-1]['ok']), 'tries': len(results), 'probes': results}
+
+
 def probe_http(info, t0, results, lock):
     t = time.monotonic() - t0
     url = 'http://127.0.0.1:%d/api/health' % info['forwards']['8080']
@@ -370,7 +390,10 @@ def run_storm(info, seed=1, duration=180.0, min_ttl_ms=None, side='', round_no=1
     traffic.join(timeout=10)
     if traffic.is_alive():
         traffic.terminate()
-    log('storm over after %.0f s; reading the samples and the kernel log' % end)
+    log('storm over after %.0f s; probing SSH via :443 until it answers (at most %d tries)' % (end, AFTER_TRIES))
+    after = probe_after(info, t0)
+    log('SSH via :443 %s after %d probe(s); reading the samples and the kernel log'
+        % ('answered' if after['ok'] else 'did NOT answer', after['tries']))
     collected = read_collect(guest(info, collect_script(float(start['epoch']) - 1), timeout=600), start)
     ttl = start.get('ttl')
     result = {
@@ -379,6 +402,7 @@ def run_storm(info, seed=1, duration=180.0, min_ttl_ms=None, side='', round_no=1
         'min_ttl_note': 'the kernel has no /sys/kernel/mm/lru_gen/min_ttl_ms: not set' if ttl == 'missing' else None,
         'probes': {kind: sorted(values, key=lambda p: p['t']) for kind, values in results.items()},
         'threshold': {'mem_percent': 10, 'swap_percent': 20},
+        'ssh_after': after,
         'swap_off': bool(swap_off), 'pids_before': _pids(start['pids']), 'hog_pid': start['hog'], 'hog_gone_t': gone_at,
         'traffic': {'streams': streams, 'bytes_sent': sent.value, 'bulk_bytes_per_s': bulk_rate,
                     'small_packets_per_s': small_rate},

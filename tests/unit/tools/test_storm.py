@@ -87,3 +87,28 @@ def test_the_sampler_line_is_what_parse_samples_reads(storm, tmp_path):
                           check=True).stdout
     samples = storm.parse_samples(line, 0.0)
     assert len(samples) == 1 and samples[0]['mem_total_kb'] > samples[0]['mem_available_kb'] > 0, line
+
+
+def _fake_probe(answers):
+    """A probe_ssh stand-in answering from the list, one entry per call."""
+    calls = []
+
+    def probe(info, t0, results, lock):
+        ok = answers[len(calls)]
+        calls.append(ok)
+        results.append({'t': float(len(calls)), 'ok': ok, 'latency_s': 0.1, 'error': None if ok else 'timeout',
+                        'hog': 'gone' if ok else None})
+    return probe, calls
+
+
+def test_the_probe_after_the_storm_stops_at_the_first_answer(storm):
+    probe, calls = _fake_probe([False, False, True, True])
+    after = storm.probe_after({}, 0.0, tries=5, probe=probe, pause=0)
+    assert after['ok'] is True and after['tries'] == 3 and calls == [False, False, True]
+    assert [p['ok'] for p in after['probes']] == [False, False, True]
+
+
+def test_the_probe_after_the_storm_gives_up_after_its_tries(storm):
+    probe, calls = _fake_probe([False] * 6)
+    after = storm.probe_after({}, 0.0, tries=4, probe=probe, pause=0)
+    assert after == {'ok': False, 'tries': 4, 'probes': after['probes']} and len(calls) == 4
