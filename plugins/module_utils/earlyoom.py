@@ -26,7 +26,7 @@ import time
 import warnings as python_warnings
 
 from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
-from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file
+from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, comment_lines, plan_file
 from ansible_collections.lowmem.vps.plugins.module_utils.runner import commands, tail
 
 try:
@@ -356,10 +356,7 @@ def render_default_file(args, header=DEFAULT_HEADER):
     for token in args:
         if not token or any(char in _UNSAFE_IN_ARGS or char not in _PRINTABLE_ASCII for char in token):
             raise ValueError('argument %r cannot pass through $%s unchanged' % (token, ARGS_VARIABLE))
-    lines = []
-    for line in (header or '').rstrip('\n').splitlines():
-        line = line.rstrip()
-        lines.append(line if line.startswith('#') else ('# ' + line).rstrip())
+    lines = comment_lines(header)
     lines.append('%s="%s"' % (ARGS_VARIABLE, ' '.join(args)))
     return '\n'.join(lines) + '\n'
 

@@ -55,6 +55,17 @@ def values_diff(header, names, before, after):
     return {'before_header': header, 'after_header': header, 'before': text(before), 'after': text(after)}
 
 
+def comment_lines(header):
+    """``header`` as configuration comment lines: each line with "# " before it, lines already starting with "#" kept
+    as they are, trailing blanks and trailing empty lines dropped; [] for an empty or missing header. Every module that
+    writes a file under a header (``{{ ansible_managed | comment }}`` or plain text) writes it through this."""
+    lines = []
+    for line in (header or '').rstrip('\n').splitlines():
+        line = line.rstrip()
+        lines.append(line if line.startswith('#') else ('# ' + line).rstrip())
+    return lines
+
+
 def read_text(path):
     """Text of ``path``, or None when it does not exist."""
     try:

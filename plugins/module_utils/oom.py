@@ -31,7 +31,7 @@ import os
 import re
 
 from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
-from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file
+from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, comment_lines, plan_file
 from ansible_collections.lowmem.vps.plugins.module_utils.runner import C_LOCALE, commands, tail
 
 PROC_ROOT = '/proc'
@@ -247,10 +247,7 @@ def parse_show(text):
 
 def render_dropin(score, header=DEFAULT_HEADER):
     """The drop-in text: the header as ``#`` lines (lines already starting with ``#`` kept), then the [Service] value."""
-    lines = []
-    for line in (header or '').rstrip('\n').splitlines():
-        line = line.rstrip()
-        lines.append(line if line.startswith('#') else ('# ' + line).rstrip())
+    lines = comment_lines(header)
     lines.extend(['[Service]', 'OOMScoreAdjust=%d' % score])
     return '\n'.join(lines) + '\n'
 

@@ -15,7 +15,7 @@ import os
 import re
 
 from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
-from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file, values_diff
+from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, comment_lines, plan_file, values_diff
 from ansible_collections.lowmem.vps.plugins.module_utils.meminfo import MEMINFO_PATH, mem_total_kb
 
 PROC_SYS = '/proc/sys'
@@ -127,10 +127,8 @@ def _fmt_percent(value):
 
 
 def render_dropin(settings, header=''):
-    """The drop-in text: the header (already commented), then ``key = value`` sorted by key."""
-    lines = []
-    if header:
-        lines.extend(line.rstrip() for line in header.rstrip('\n').splitlines())
+    """The drop-in text: the header as ``#`` lines (files.comment_lines), then ``key = value`` sorted by key."""
+    lines = comment_lines(header)
     lines.extend('%s = %s' % (key, settings[key]) for key in sorted(settings))
     return '\n'.join(lines) + '\n'
 
@@ -240,7 +238,7 @@ def check_lru_gen(params):
 
 def render_lru_gen_rule(ttl, header='', path=LRU_GEN_MIN_TTL):
     """The systemd-tmpfiles rule that sets MGLRU's min_ttl_ms at every boot ("w-": no error where it is missing)."""
-    lines = [line.rstrip() for line in header.rstrip('\n').splitlines()] if header else []
+    lines = comment_lines(header)
     lines.append('# MGLRU\'s thrashing guard: the kernel OOM-kills instead of thrashing when the pages used within the last N ms')
     lines.append('# cannot stay in memory. "w-": a kernel without MGLRU has no such file, which is no error.')
     lines.append('w- %s - - - - %d' % (path, ttl))

@@ -19,7 +19,7 @@ import os
 import re
 
 from ansible_collections.lowmem.vps.plugins.module_utils.errors import PartialFailure, RefusedError
-from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, plan_file, read_kernel_text, read_text, values_diff
+from ansible_collections.lowmem.vps.plugins.module_utils.files import apply_file, comment_lines, plan_file, read_kernel_text, read_text, values_diff
 from ansible_collections.lowmem.vps.plugins.module_utils.grub import (
     CMDLINE_DEFAULT, CMDLINE_LINUX, GRUB_D, GRUB_DEFAULT, PROC_CMDLINE, GrubError, cmdline_differs, cmdline_value, find_overrides,
     read_cmdline, set_cmdline_tokens, token_key,
@@ -351,7 +351,7 @@ def render_tmpfiles(compressor, enabled, header=''):
     zswap starts (late_initcall) before any module can load, so a zswap.compressor= token for a modular compressor
     (zstd on Debian's kernels) falls back to lzo at boot; systemd-tmpfiles writes the values early in userspace, which
     loads the module on demand. ``header`` lines become ``#`` comments (lines already starting with ``#`` stay)."""
-    lines = [line if line.startswith('#') else ('# ' + line).rstrip() for line in (header or '').splitlines()]
+    lines = comment_lines(header)
     lines.append('w %s/compressor - - - - %s' % (PARAMETERS_DIR, compressor))
     lines.append('w %s/enabled - - - - %s' % (PARAMETERS_DIR, 'Y' if enabled else 'N'))
     return '\n'.join(lines) + '\n'

@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from ansible_collections.lowmem.vps.plugins.module_utils.errors import RefusedError
-from ansible_collections.lowmem.vps.plugins.module_utils.files import FileWriteError, apply_file, plan_file, read_kernel_text
+from ansible_collections.lowmem.vps.plugins.module_utils.files import FileWriteError, apply_file, comment_lines, plan_file, read_kernel_text
 
 
 def mode_of(path):
@@ -90,3 +90,17 @@ def test_read_kernel_text_is_empty_when_unreadable(tmp_path):
     assert read_kernel_text(str(path)) == 'root=/dev/vda1 \ufffd quiet\n'
     assert read_kernel_text(str(tmp_path / 'absent')) == ''
     assert read_kernel_text(str(tmp_path)) == ''  # a directory: OSError, not a crash
+
+
+@pytest.mark.parametrize('header, lines', [
+    (None, []),
+    ('', []),
+    ('\n\n', []),
+    # `{{ ansible_managed | comment }}` as Ansible renders it: kept line for line
+    ('#\n# Ansible managed\n#', ['#', '# Ansible managed', '#']),
+    # plain text becomes comments; trailing blanks and trailing empty lines go, an empty line inside stays a comment
+    ('Managed by lowmem.vps  \n\nsee README\n\n', ['# Managed by lowmem.vps', '#', '# see README']),
+    ('  indented', ['#   indented']),
+])
+def test_a_header_becomes_comment_lines(header, lines):
+    assert comment_lines(header) == lines

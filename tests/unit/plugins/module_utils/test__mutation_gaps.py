@@ -23,4 +23,5 @@ def test_dropin_header_keeps_leading_indentation_and_drops_trailing_blanks():
     # kills sysctl.x_render_dropin__mutmut_4 (rstrip -> lstrip went unnoticed: no header had leading spaces)
     header = '# Ansible managed   \n#   indented note\t\n'
     assert render_dropin({'vm.swappiness': '30'}, header) == '# Ansible managed\n#   indented note\nvm.swappiness = 30\n'
-    assert render_dropin({'vm.swappiness': '30'}, '  # odd   \n') == '  # odd\nvm.swappiness = 30\n'
+    # files.comment_lines: a line not starting with "#" (leading blanks included) gets "# " before it
+    assert render_dropin({'vm.swappiness': '30'}, '  # odd   \n') == '#   # odd\nvm.swappiness = 30\n'
