@@ -9,6 +9,8 @@ import stat
 
 import pytest
 
+from ansible.module_utils.common.warnings import get_warning_messages
+
 from ansible_collections.lowmem.vps.plugins.module_utils.result import Context
 from ansible_collections.lowmem.vps.plugins.module_utils.timer_units import (
     TimerUnitsError, TimerUnitsFailure, check_name, parse_mode, run,
@@ -22,21 +24,6 @@ SCRIPT_TEXT = '#!/bin/sh\necho sample\n'
 SYSTEMCTL = '/usr/bin/systemctl'
 # The commands that change the host (is-enabled and is-active only read).
 CHANGING = ('daemon-reload', 'enable', 'start', 'restart', 'disable')
-
-
-class FakeModule(object):
-    """What result.Context needs of an AnsibleModule: params, check_mode, atomic_move, warn."""
-
-    def __init__(self, params, check_mode=False):
-        self.params = params
-        self.check_mode = check_mode
-        self.warnings = []
-
-    def atomic_move(self, src, dest):
-        os.rename(src, dest)
-
-    def warn(self, text):
-        self.warnings.append(text)
 
 
 class FakeSystemctl(object):
@@ -124,10 +111,20 @@ def host(tmp_path):
     return Host(tmp_path)
 
 
-def call(params, systemctl, check_mode=False):
-    """(result, context) of run() with a result.Context around a fake module."""
-    context = Context(FakeModule(params, check_mode))
-    return run(context, runner=systemctl, which=systemctl.which), context
+@pytest.fixture
+def call(ansible_module):
+    """call(params, systemctl, check_mode=False) -> (result, context): run() with a result.Context around a real
+    AnsibleModule holding ``params``."""
+    def run_it(params, systemctl, check_mode=False):
+        context = new_context(ansible_module, params, check_mode)
+        return run(context, runner=systemctl, which=systemctl.which), context
+    return run_it
+
+
+def new_context(ansible_module, params, check_mode=False):
+    module = ansible_module(check_mode)
+    module.params = params
+    return Context(module)
 
 
 def mode(path):
@@ -136,7 +133,7 @@ def mode(path):
 
 # ---------------------------------------------------------------- present
 
-def test_first_install_writes_three_files_then_reloads_enables_and_restarts(host):
+def test_first_install_writes_three_files_then_reloads_enables_and_restarts(host, call):
     systemctl = FakeSystemctl()
     result, context = call(host.params(), systemctl)
     assert result['changed'] and context.changed
@@ -154,7 +151,7 @@ def test_first_install_writes_three_files_then_reloads_enables_and_restarts(host
     assert systemctl.enabled and systemctl.active
 
 
-def test_rerun_changes_nothing_and_runs_no_changing_systemctl(host):
+def test_rerun_changes_nothing_and_runs_no_changing_systemctl(host, call):
     systemctl = FakeSystemctl()
     call(host.params(), systemctl)
     before = host.snapshot()
@@ -166,7 +163,7 @@ def test_rerun_changes_nothing_and_runs_no_changing_systemctl(host):
     assert host.snapshot() == before
 
 
-def test_a_stopped_timer_is_started_not_restarted(host):
+def test_a_stopped_timer_is_started_not_restarted(host, call):
     host.install()
     systemctl = FakeSystemctl(enabled=True, active=False)
     result, _context = call(host.params(), systemctl)
@@ -176,7 +173,7 @@ def test_a_stopped_timer_is_started_not_restarted(host):
                                'before': 'enabled = yes\nactive = no\n', 'after': 'enabled = yes\nactive = yes\n'}]
 
 
-def test_changed_timer_content_is_written_reloaded_and_restarted(host):
+def test_changed_timer_content_is_written_reloaded_and_restarted(host, call):
     host.install()
     systemctl = FakeSystemctl(enabled=True, active=True)
     new_timer = TIMER_TEXT.replace('1min', '30s')
@@ -188,7 +185,7 @@ def test_changed_timer_content_is_written_reloaded_and_restarted(host):
     assert [entry['after'] for entry in result['diff']] == [new_timer]  # enabled and active before and after
 
 
-def test_a_changed_script_alone_neither_reloads_nor_restarts(host):
+def test_a_changed_script_alone_neither_reloads_nor_restarts(host, call):
     host.install()
     systemctl = FakeSystemctl(enabled=True, active=True)
     result, _context = call(host.params(files=[{'path': str(host.script), 'content': SCRIPT_TEXT + 'exit 0\n',
@@ -197,7 +194,7 @@ def test_a_changed_script_alone_neither_reloads_nor_restarts(host):
     assert systemctl.changing() == []
 
 
-def test_a_wrong_mode_alone_is_fixed(host):
+def test_a_wrong_mode_alone_is_fixed(host, call):
     host.install()
     host.script.chmod(0o644)
     systemctl = FakeSystemctl(enabled=True, active=True)
@@ -205,7 +202,7 @@ def test_a_wrong_mode_alone_is_fixed(host):
     assert result['changed'] and result['files_changed'] == [str(host.script)] and mode(host.script) == 0o755
 
 
-def test_check_mode_writes_nothing_and_names_the_actions(host):
+def test_check_mode_writes_nothing_and_names_the_actions(host, call):
     systemctl = FakeSystemctl()
     result, context = call(host.params(), systemctl, check_mode=True)
     assert result['changed'] and not context.changed
@@ -216,15 +213,15 @@ def test_check_mode_writes_nothing_and_names_the_actions(host):
     assert systemctl.changing() == []
 
 
-def test_check_mode_without_systemctl_on_a_host_without_units_predicts_and_warns(host):
+def test_check_mode_without_systemctl_on_a_host_without_units_predicts_and_warns(host, call):
     systemctl = FakeSystemctl(missing=True)
     result, context = call(host.params(), systemctl, check_mode=True)
     assert result['changed'] and result['actions'] == ['daemon-reload', 'enable', 'restart']
     assert systemctl.calls == [] and host.snapshot() == {}
-    assert any('systemctl is not installed' in text for text in context.module.warnings)
+    assert any('systemctl is not installed' in text for text in get_warning_messages())
 
 
-def test_without_systemctl_present_is_refused_before_anything_is_written(host):
+def test_without_systemctl_present_is_refused_before_anything_is_written(host, call):
     with pytest.raises(TimerUnitsError, match='systemctl is not installed'):
         call(host.params(), FakeSystemctl(missing=True))
     assert host.snapshot() == {}
@@ -232,7 +229,7 @@ def test_without_systemctl_present_is_refused_before_anything_is_written(host):
 
 # ---------------------------------------------------------------- absent
 
-def test_absent_disables_the_timer_and_removes_every_file(host):
+def test_absent_disables_the_timer_and_removes_every_file(host, call):
     host.install()
     systemctl = FakeSystemctl(enabled=True, active=True)
     result, context = call(host.absent(), systemctl)
@@ -246,7 +243,7 @@ def test_absent_disables_the_timer_and_removes_every_file(host):
     assert not systemctl.enabled and not systemctl.active
 
 
-def test_absent_in_check_mode_removes_nothing(host):
+def test_absent_in_check_mode_removes_nothing(host, call):
     host.install()
     before = host.snapshot()
     systemctl = FakeSystemctl(enabled=True, active=True)
@@ -255,7 +252,7 @@ def test_absent_in_check_mode_removes_nothing(host):
     assert host.snapshot() == before and systemctl.changing() == []
 
 
-def test_absent_when_nothing_is_there_changes_nothing_and_needs_no_systemctl(host):
+def test_absent_when_nothing_is_there_changes_nothing_and_needs_no_systemctl(host, call):
     systemctl = FakeSystemctl(missing=True)
     result, context = call(host.absent(), systemctl)
     assert not result['changed'] and not context.changed
@@ -263,7 +260,7 @@ def test_absent_when_nothing_is_there_changes_nothing_and_needs_no_systemctl(hos
     assert systemctl.calls == []
 
 
-def test_absent_with_only_the_prom_file_left_removes_it_without_systemctl(host):
+def test_absent_with_only_the_prom_file_left_removes_it_without_systemctl(host, call):
     host.prom.parent.mkdir()
     host.prom.write_text('x 1\n')
     systemctl = FakeSystemctl()
@@ -305,7 +302,7 @@ def test_bad_modes_are_refused(value):
     (dict(timer=None), 'timer: the content of %s is required' % TIMER),
     (dict(unit_dir='etc/systemd/system'), 'unit_dir must be an absolute path'),
 ])
-def test_bad_input_is_refused_with_nothing_written(host, change, shown):
+def test_bad_input_is_refused_with_nothing_written(host, change, shown, call):
     systemctl = FakeSystemctl()
     with pytest.raises(TimerUnitsError) as raised:
         call(host.params(**change), systemctl)
@@ -313,13 +310,13 @@ def test_bad_input_is_refused_with_nothing_written(host, change, shown):
     assert host.snapshot() == {} and systemctl.calls == []
 
 
-def test_a_file_that_is_also_a_unit_is_refused(host):
+def test_a_file_that_is_also_a_unit_is_refused(host, call):
     with pytest.raises(TimerUnitsError, match='given twice'):
         call(host.params(files=[{'path': str(host.timer), 'content': 'x', 'mode': '0644'}]), FakeSystemctl())
     assert host.snapshot() == {}
 
 
-def test_absent_refuses_a_relative_remove_path_before_disabling(host):
+def test_absent_refuses_a_relative_remove_path_before_disabling(host, call):
     host.install()
     before = host.snapshot()
     systemctl = FakeSystemctl(enabled=True, active=True)
@@ -328,7 +325,7 @@ def test_absent_refuses_a_relative_remove_path_before_disabling(host):
     assert host.snapshot() == before and systemctl.calls == []
 
 
-def test_a_directory_is_never_removed(host, tmp_path):
+def test_a_directory_is_never_removed(host, tmp_path, call):
     host.install()
     with pytest.raises(TimerUnitsError, match='is a directory'):
         call(host.absent(remove=[str(tmp_path / 'prom')]), FakeSystemctl(enabled=True, active=True))
@@ -337,9 +334,9 @@ def test_a_directory_is_never_removed(host, tmp_path):
 
 # ---------------------------------------------------------------- failures after a write
 
-def test_restart_failing_after_the_write_is_a_failure_that_says_what_was_written(host):
+def test_restart_failing_after_the_write_is_a_failure_that_says_what_was_written(host, ansible_module):
     systemctl = FakeSystemctl(fail='restart')
-    context = Context(FakeModule(host.params()))
+    context = new_context(ansible_module, host.params())
     with pytest.raises(TimerUnitsFailure) as raised:
         run(context, runner=systemctl, which=systemctl.which)
     assert '`systemctl restart %s` failed (rc=1): Failed to restart unit: Access denied' % TIMER in str(raised.value)
@@ -351,20 +348,20 @@ def test_restart_failing_after_the_write_is_a_failure_that_says_what_was_written
     assert host.timer.read_text() == TIMER_TEXT
 
 
-def test_daemon_reload_failing_stops_before_enable(host):
+def test_daemon_reload_failing_stops_before_enable(host, ansible_module):
     systemctl = FakeSystemctl(fail='daemon-reload')
-    context = Context(FakeModule(host.params()))
+    context = new_context(ansible_module, host.params())
     with pytest.raises(TimerUnitsFailure, match='daemon-reload'):
         run(context, runner=systemctl, which=systemctl.which)
     assert context.changed and len(context.diffs) == 3
     assert systemctl.changing() == [['daemon-reload']]
 
 
-def test_disable_failing_on_absent_removes_nothing(host):
+def test_disable_failing_on_absent_removes_nothing(host, ansible_module):
     host.install()
     before = host.snapshot()
     systemctl = FakeSystemctl(enabled=True, active=True, fail='disable')
-    context = Context(FakeModule(host.absent()))
+    context = new_context(ansible_module, host.absent())
     with pytest.raises(TimerUnitsFailure, match='no file was changed'):
         run(context, runner=systemctl, which=systemctl.which)
     assert not context.changed and host.snapshot() == before

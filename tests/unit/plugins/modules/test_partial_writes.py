@@ -134,8 +134,8 @@ def test_kernel_cleanup_purged_then_update_grub_fails(tmp_path, capsys):
     assert_changed_failure(code, result, 'update-grub failed')
 
 
-def test_timer_units_written_then_daemon_reload_fails(tmp_path, monkeypatch, module_runner):
-    host = test_timer_units.Host(tmp_path, monkeypatch)
+def test_timer_units_written_then_daemon_reload_fails(tmp_path, monkeypatch, module_runner, commands_in_path):
+    host = test_timer_units.Host(tmp_path, commands_in_path)
     monkeypatch.setenv('FAKE_FAIL', 'daemon-reload')
     code, result = module_runner(timer_units.main, host.params())
     assert_changed_failure(code, result, '`systemctl daemon-reload` failed')
@@ -192,8 +192,8 @@ def test_swapfile_fstab_moved_in_then_the_task_broke(tmp_path, move_then_fail, c
     assert result['actions'] == ['write %s' % fstab]
 
 
-def test_timer_units_moved_in_then_the_task_broke(tmp_path, monkeypatch, module_runner, move_then_fail):
-    host = test_timer_units.Host(tmp_path, monkeypatch)
+def test_timer_units_moved_in_then_the_task_broke(tmp_path, module_runner, move_then_fail, commands_in_path):
+    host = test_timer_units.Host(tmp_path, commands_in_path)
     code, result = module_runner(timer_units.main, host.params())
     assert_changed_failure(code, result, 'Input/output error after the rename')
     assert (host.unit_dir / (test_timer_units.NAME + '.service')).exists() and host.calls() == []

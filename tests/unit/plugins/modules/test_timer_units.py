@@ -38,7 +38,9 @@ FAKE_SYSTEMCTL = textwrap.dedent('''\
 
 
 class Host(object):
-    def __init__(self, root, monkeypatch):
+    """A unit directory and a script directory under ``root``; ``install`` is the commands_in_path fixture."""
+
+    def __init__(self, root, install):
         self.root = root
         self.unit_dir = root / 'system'
         self.unit_dir.mkdir()
@@ -46,15 +48,7 @@ class Host(object):
         self.script.parent.mkdir()
         self.prom = root / 'lowmem_vps.prom'
         self.log = root / 'systemctl.log'
-        self.state = root / 'timer'
-        bin_dir = root / 'bin'
-        bin_dir.mkdir()
-        (bin_dir / 'systemctl').write_text(FAKE_SYSTEMCTL)
-        (bin_dir / 'systemctl').chmod(0o755)
-        monkeypatch.setenv('PATH', '%s:%s' % (bin_dir, os.environ.get('PATH', '')))
-        monkeypatch.setenv('FAKE_LOG', str(self.log))
-        monkeypatch.setenv('FAKE_STATE', str(self.state))
-        monkeypatch.setenv('FAKE_FAIL', 'none')
+        install(dict(FAKE_LOG=self.log, FAKE_STATE=root / 'timer', FAKE_FAIL='none'), systemctl=FAKE_SYSTEMCTL)
 
     def params(self, **extra):
         base = {'name': NAME, 'service': SERVICE_TEXT, 'timer': TIMER_TEXT, 'unit_dir': str(self.unit_dir),
@@ -81,8 +75,8 @@ class Host(object):
 
 
 @pytest.fixture
-def host(tmp_path, monkeypatch):
-    return Host(tmp_path, monkeypatch)
+def host(tmp_path, commands_in_path):
+    return Host(tmp_path, commands_in_path)
 
 
 def test_install_then_rerun_is_idempotent(host, module_runner):
