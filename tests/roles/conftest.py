@@ -80,13 +80,13 @@ def sandboxed(tmp_path):
 
 @pytest.fixture
 def run_role(tmp_path, sandboxed):
-    """run_role(role, vars, check=False) -> PlaybookRun, the role applied to localhost inside the sandbox."""
+    """run_role(role, vars, check=False, diff=False) -> PlaybookRun, the role applied to localhost inside the sandbox."""
     if _sandbox_failures:
         pytest.fail('not running the role: the sandbox failed its own tests (%s)' % ', '.join(_sandbox_failures),
                     pytrace=False)
     subprocess.run([os.path.join(ROOT, 'tools', 'dev-link')], check=True)
 
-    def run(role, variables, check=False):
+    def run(role, variables, check=False, diff=False):
         playbook = tmp_path / 'play.yml'
         playbook.write_text(
             '- hosts: localhost\n  connection: local\n  gather_facts: true\n'
@@ -96,6 +96,6 @@ def run_role(tmp_path, sandboxed):
         env = dict(sandbox_env(tmp_path), ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
                    ANSIBLE_PYTHON_INTERPRETER=sys.executable)
         command = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,',
-                   str(playbook), '-e', '@%s' % extra] + (['--check'] if check else [])
+                   str(playbook), '-e', '@%s' % extra] + (['--check'] if check else []) + (['--diff'] if diff else [])
         return PlaybookRun(sandboxed(command, env=env, cwd=ROOT))
     return run

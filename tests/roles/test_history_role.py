@@ -37,3 +37,38 @@ def test_an_unknown_state_is_refused_by_the_argument_spec(run_role, tmp_path):
                                                         memory_history_file=str(tmp_path / 'memory-history')))
     assert result.rc != 0 and 'memory_history_state must be one of: present, absent' in result.flat, result.output
     assert not (tmp_path / 'memory-history').exists()
+
+
+def test_check_mode_plans_the_script_and_both_units_in_one_task(run_role, tmp_path):
+    """present in check mode: the one timer_units task shows the rendered units and the whole script (its trailing
+    newline kept: the file lookup runs with rstrip=false) and the systemctl steps it would run; nothing is written."""
+    history = tmp_path / 'lib' / 'memory-history'
+    result = run_role('lowmem.vps.memory_history', dict(memory_history_enabled=True, memory_history_interval='20s',
+                                                        memory_history_file=str(history),
+                                                        memory_history_prometheus_dir=str(tmp_path / 'prom')),
+                      check=True, diff=True)
+    assert result.rc == 0, result.output
+    assert 'The sampler (sh and awk' in result.output and 'changed: [localhost]' in result.output, result.output
+    assert '+OnUnitActiveSec=20s' in result.output
+    assert '+Environment=LOWMEM_HISTORY_FILE=%s' % history in result.output
+    assert '+ExecStart=/usr/local/sbin/lowmem-memory-history' in result.output
+    assert 'No newline at end of file' not in result.output
+    assert 'changed=1' in result.flat and 'failed=0' in result.flat
+    assert not (tmp_path / 'lib').exists() and not (tmp_path / 'prom').exists()
+
+
+def test_absent_removes_the_prometheus_file_and_needs_no_timer(run_role, tmp_path):
+    """absent where the units never were: only the Prometheus file goes (no systemctl call is needed); the history
+    file is kept; a second run changes nothing."""
+    history = tmp_path / 'memory-history'
+    history.write_text('1700000000 300000 20000 40000 0 0 0\n')
+    prom = tmp_path / 'prom' / 'lowmem_vps.prom'
+    prom.parent.mkdir()
+    prom.write_text('lowmem_vps_memory_history_samples 1\n')
+    variables = dict(memory_history_enabled=True, memory_history_state='absent', memory_history_file=str(history),
+                     memory_history_prometheus_dir=str(prom.parent))
+    result = run_role('lowmem.vps.memory_history', variables)
+    assert result.rc == 0 and 'changed=1' in result.flat, result.output
+    assert not prom.exists() and history.exists()
+    again = run_role('lowmem.vps.memory_history', variables)
+    assert again.rc == 0 and 'changed=0' in again.flat, again.output

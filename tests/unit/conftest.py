@@ -54,6 +54,23 @@ def ansible_module():
         yield build
 
 
+@pytest.fixture
+def commands_in_path(tmp_path, monkeypatch):
+    """commands_in_path(name=script_text, ...) -> the directory (tmp_path/bin) holding each fake command as an
+    executable script, put first in PATH for the test; ``env`` variables (FAKE_LOG...) are set too."""
+    def install(env=None, **scripts):
+        directory = tmp_path / 'bin'
+        directory.mkdir(exist_ok=True)
+        for name, text in scripts.items():
+            (directory / name).write_text(text)
+            (directory / name).chmod(0o755)
+        monkeypatch.setenv('PATH', '%s%s%s' % (directory, os.pathsep, os.environ.get('PATH', '')))
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, str(value))
+        return directory
+    return install
+
+
 @pytest.fixture(autouse=True)
 def module_side_of_ansible(monkeypatch):
     """Run every test as a module runs on a host.

@@ -23,11 +23,12 @@ from ansible_collections.lowmem.vps.plugins.module_utils import sysctl as sysctl
 from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 from ansible_collections.lowmem.vps.plugins.modules import (
     compose_limits, docker_daemon_json, earlyoom, kernel_cleanup, openpgp_keyring, swapfile, sysctl_dropin,
-    zswap,
+    timer_units, zswap,
 )
 from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__openpgp import ED25519_FPR, fixture
 from ansible_collections.lowmem.vps.tests.unit.plugins.modules import (
-    test_compose_limits, test_docker_daemon_json, test_earlyoom, test_kernel_cleanup, test_oom_protect, test_zswap,
+    test_compose_limits, test_docker_daemon_json, test_earlyoom, test_kernel_cleanup, test_oom_protect, test_timer_units,
+    test_zswap,
 )
 
 
@@ -133,6 +134,15 @@ def test_kernel_cleanup_purged_then_update_grub_fails(tmp_path, capsys):
     assert_changed_failure(code, result, 'update-grub failed')
 
 
+def test_timer_units_written_then_daemon_reload_fails(tmp_path, monkeypatch, module_runner, commands_in_path):
+    host = test_timer_units.Host(tmp_path, commands_in_path)
+    monkeypatch.setenv('FAKE_FAIL', 'daemon-reload')
+    code, result = module_runner(timer_units.main, host.params())
+    assert_changed_failure(code, result, '`systemctl daemon-reload` failed')
+    assert result['actions'] == [] and len(result['diff']) == 3
+    assert (host.unit_dir / test_timer_units.TIMER).read_text() == test_timer_units.TIMER_TEXT
+
+
 # ---------------------------------------------------------------- atomic_move fails after the rename
 
 @pytest.fixture
@@ -180,3 +190,10 @@ def test_swapfile_fstab_moved_in_then_the_task_broke(tmp_path, move_then_fail, c
     assert_changed_failure(code, result, 'Input/output error after the rename')
     assert 'swap' not in fstab.read_text()
     assert result['actions'] == ['write %s' % fstab]
+
+
+def test_timer_units_moved_in_then_the_task_broke(tmp_path, module_runner, move_then_fail, commands_in_path):
+    host = test_timer_units.Host(tmp_path, commands_in_path)
+    code, result = module_runner(timer_units.main, host.params())
+    assert_changed_failure(code, result, 'Input/output error after the rename')
+    assert (host.unit_dir / (test_timer_units.NAME + '.service')).exists() and host.calls() == []
