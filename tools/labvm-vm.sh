@@ -15,6 +15,9 @@ BOOT_PANIC_GRACE=10   # s the supervisor gets to replace a panicked qemu before 
 # kernel reports garbage mount paths and a dozen units fail (measured). Cost of "max": the
 # guest sees svm and loads kvm_amd (~1.6 MB of modules).
 TCG_CPU=${LABVM_TCG_CPU:-max}
+# Virtual CPUs (2 by default, one per core of this machine's kind).
+LABVM_SMP=${LABVM_SMP:-2}
+[[ $LABVM_SMP =~ ^[1-9][0-9]*$ ]] || { echo "LABVM_SMP must be a whole number of CPUs, got '$LABVM_SMP'" >&2; exit 2; }
 # guest ports forwarded besides SSH, each to a free port on 127.0.0.1 (`tools/labvm info` lists them): the lab entry
 # shape's nginx stream listener to sshd (443), nginx's HTTP API (8080) and the proxy stand-in's inbound sink (8443)
 LABVM_FORWARDS=${LABVM_FORWARDS-443 8080 8443}
@@ -226,7 +229,7 @@ launch_qemu() {
     : >"$dir/qemu.stderr"
     echo 0 >"$dir/reboots"
     setsid "$SCRIPT_PATH" _supervise "$dir" -name "labvm-$(basename "$dir")" "${ACCEL_ARGS[@]}" \
-      -m "$mem" -smp 2 -display none -monitor none \
+      -m "$mem" -smp "$LABVM_SMP" -display none -monitor none \
       -drive "file=$disk,format=raw,if=virtio,cache=unsafe,discard=unmap" \
       -netdev "user,id=n0,$fwd" -device virtio-net-pci,netdev=n0 \
       -device virtio-rng-pci "$@" </dev/null >>"$dir/supervisor.log" 2>&1 7>&- 8>&- &
