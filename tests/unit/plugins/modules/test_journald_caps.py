@@ -5,12 +5,12 @@ PATH: each logs its arguments and its locale; journalctl answers --disk-usage as
 vacuum shrink the footprint it reports."""
 from __future__ import annotations
 
-import os
 import textwrap
 
 import pytest
 
 from ansible_collections.lowmem.vps.plugins.modules.journald_caps import main
+from ansible_collections.lowmem.vps.tests.unit.plugins.modules import fakes
 from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__journald_caps import (
     OLD_FILE, ROLE_HEADER, ROLE_SETTINGS, USAGE_AFTER, USAGE_BEFORE,
 )
@@ -54,12 +54,7 @@ class Host(object):
         usage, after = root / 'usage.txt', root / 'usage-after.txt'
         usage.write_text(USAGE_BEFORE)
         after.write_text(USAGE_AFTER)
-        bin_dir = root / 'bin'
-        bin_dir.mkdir()
-        for name, script in (('systemctl', FAKE_SYSTEMCTL), ('journalctl', FAKE_JOURNALCTL)):
-            (bin_dir / name).write_text(script)
-            (bin_dir / name).chmod(0o755)
-        monkeypatch.setenv('PATH', '%s:%s' % (bin_dir, os.environ.get('PATH', '')))
+        fakes.install(root, monkeypatch, (('systemctl', FAKE_SYSTEMCTL), ('journalctl', FAKE_JOURNALCTL)))
         for name, value in (('FAKE_LOG', self.log), ('FAKE_USAGE', usage), ('FAKE_USAGE_AFTER', after),
                             ('FAKE_SYSTEMCTL_RC', 0), ('FAKE_VACUUM_RC', 0)):
             monkeypatch.setenv(name, str(value))
