@@ -58,13 +58,10 @@ def ansible_module():
 def commands_in_path(tmp_path, monkeypatch):
     """commands_in_path(name=script_text, ...) -> the directory (tmp_path/bin) holding each fake command as an
     executable script, put first in PATH for the test; ``env`` variables (FAKE_LOG...) are set too."""
+    from ansible_collections.lowmem.vps.tests.unit.plugins.modules import fakes
+
     def install(env=None, **scripts):
-        directory = tmp_path / 'bin'
-        directory.mkdir(exist_ok=True)
-        for name, text in scripts.items():
-            (directory / name).write_text(text)
-            (directory / name).chmod(0o755)
-        monkeypatch.setenv('PATH', '%s%s%s' % (directory, os.pathsep, os.environ.get('PATH', '')))
+        directory = fakes.install(tmp_path, monkeypatch, scripts.items())
         for key, value in (env or {}).items():
             monkeypatch.setenv(key, str(value))
         return directory

@@ -12,6 +12,7 @@ import textwrap
 import pytest
 
 from ansible_collections.lowmem.vps.plugins.modules.docker_daemon_json import main
+from ansible_collections.lowmem.vps.tests.unit.plugins.modules import fakes
 from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__daemon_json import EXISTING, MERGED
 
 FAKE_SYSTEMCTL = textwrap.dedent('''\
@@ -48,12 +49,7 @@ class Host(object):
         self.path.parent.mkdir(parents=True)
         self.log = root / 'calls.log'
         self.env_log = root / 'env.log'
-        bin_dir = root / 'bin'
-        bin_dir.mkdir()
-        for name, script in (('systemctl', FAKE_SYSTEMCTL), ('dockerd', FAKE_DOCKERD)):
-            (bin_dir / name).write_text(script)
-            (bin_dir / name).chmod(0o755)
-        monkeypatch.setenv('PATH', '%s:%s' % (bin_dir, os.environ.get('PATH', '')))
+        fakes.install(root, monkeypatch, (('systemctl', FAKE_SYSTEMCTL), ('dockerd', FAKE_DOCKERD)))
         monkeypatch.setenv('FAKE_LOG', str(self.log))
         monkeypatch.setenv('FAKE_ENV_LOG', str(self.env_log))
         monkeypatch.setenv('FAKE_VALIDATE', '0')

@@ -22,12 +22,13 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.lowmem.vps.plugins.module_utils import sysctl as sysctl_utils, zswap as zswap_utils
 from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 from ansible_collections.lowmem.vps.plugins.modules import (
-    compose_limits, docker_daemon_json, earlyoom, kernel_cleanup, openpgp_keyring, swapfile, sysctl_dropin,
-    timer_units, zswap,
+    compose_limits, docker_daemon_json, earlyoom, journald_caps, kernel_cleanup, openpgp_keyring, swapfile,
+    sysctl_dropin, timer_units, zswap,
 )
 from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__openpgp import ED25519_FPR, fixture
 from ansible_collections.lowmem.vps.tests.unit.plugins.modules import (
-    test_compose_limits, test_docker_daemon_json, test_earlyoom, test_kernel_cleanup, test_oom_protect, test_timer_units,
+    test_compose_limits, test_docker_daemon_json, test_earlyoom, test_journald_caps, test_kernel_cleanup, test_oom_protect,
+    test_timer_units,
     test_zswap,
 )
 
@@ -93,6 +94,15 @@ def test_earlyoom_file_written_then_restart_fails(tmp_path, monkeypatch, module_
     code, result = module_runner(earlyoom.main, test_earlyoom.params(box.path, restart=True, verify=True))
     assert_changed_failure(code, result, '`systemctl restart earlyoom` failed')
     assert '-m 10,5' in box.path.read_text() and '-m 10,5' in result['diff'][0]['after']
+
+
+def test_journald_caps_dropin_written_journald_restarted_then_the_vacuum_fails(tmp_path, monkeypatch, module_runner):
+    host = test_journald_caps.Host(tmp_path, monkeypatch)
+    monkeypatch.setenv('FAKE_VACUUM_RC', '1')
+    code, result = module_runner(journald_caps.main, host.params())
+    assert_changed_failure(code, result, '`journalctl --rotate --vacuum-size=128M` failed')
+    assert 'SystemMaxUse=128M' in host.path.read_text() and 'SystemMaxUse=128M' in result['diff']['after']
+    assert result['actions'][-1] == 'systemctl restart systemd-journald'
 
 
 def test_zswap_one_runtime_value_set_then_the_next_refused(tmp_path, monkeypatch, capsys):
@@ -176,6 +186,13 @@ def test_earlyoom_moved_in_then_the_task_broke(tmp_path, monkeypatch, module_run
     box = test_earlyoom.Host(tmp_path, monkeypatch)
     code, result = module_runner(earlyoom.main, test_earlyoom.params(box.path, restart=False))
     assert_changed_failure(code, result, 'Input/output error after the rename')
+
+
+def test_journald_caps_moved_in_then_the_task_broke(tmp_path, monkeypatch, module_runner, move_then_fail):
+    host = test_journald_caps.Host(tmp_path, monkeypatch)
+    code, result = module_runner(journald_caps.main, host.params())
+    assert_changed_failure(code, result, 'Input/output error after the rename')
+    assert host.path.exists() and [call.split()[1] for call in host.calls()] == ['--disk-usage']
 
 
 def test_swapfile_fstab_moved_in_then_the_task_broke(tmp_path, move_then_fail, capsys):
