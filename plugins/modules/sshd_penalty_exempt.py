@@ -43,14 +43,14 @@ options:
       - Text put at the top of the drop-in, each line as a C(#) comment (lines already starting with C(#) are kept).
     type: str
     default: 'Ansible managed: lowmem.vps.sshd_penalty_exempt'
-  sshd:
-    description: Path of sshd, run with C(-V) for the version and with C(-t -f) to check a new drop-in.
-    type: path
-    default: /usr/sbin/sshd
   reload:
     description: Run C(systemctl reload ssh) when the drop-in was written or removed.
     type: bool
     default: true
+  sshd:
+    description: Path of sshd, run with C(-V) for the version and with C(-t -f) to check a new drop-in.
+    type: path
+    default: /usr/sbin/sshd
 extends_documentation_fragment:
   - lowmem.vps.attributes
   - lowmem.vps.attributes.planned_writes

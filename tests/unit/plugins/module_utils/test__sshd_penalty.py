@@ -118,8 +118,8 @@ def test_new_text_is_checked_by_sshd_before_it_is_in_place_then_ssh_reloaded(cal
 
 
 def test_refused_by_sshd_nothing_written(call):
-    runner = Runner(check=(255, 'line 3: Bad configuration option: PerSourcePenaltyExemptList\n'
-                               'terminating, 1 bad configuration options\n'))
+    complaint = 'line 3: Bad configuration option: PerSourcePenaltyExemptList\nterminating, 1 bad configuration options\n'
+    runner = Runner(check=(255, complaint))
     with pytest.raises(SshdPenaltyError) as raised:
         call(runner)
     assert 'terminating, 1 bad configuration options' in str(raised.value)
@@ -156,3 +156,10 @@ def test_removal_then_reload_and_nothing_when_absent(call):
     runner = Runner()
     result, _context = call(runner, exempt=())
     assert not result['changed'] and runner.calls == [] and result['msg'] == '%s is absent' % call.path
+
+
+@pytest.mark.parametrize('text, supported', [('OpenSSH_9.8p1, OpenSSL 3.3.1 4 Jun 2024\n', True),
+                                             ('OpenSSH_9.7p1, OpenSSL 3.2.1 30 Jan 2024\n', False)])
+def test_penalties_start_at_9_8(call, text, supported):
+    result, _context = call(Runner(version_text=text))
+    assert result['supported'] is supported and call.path.exists() is supported
