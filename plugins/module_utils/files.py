@@ -105,10 +105,12 @@ def _wrote(module, plan):
     return True
 
 
-def apply_file(module, plan, parent_mode=0o755):
+def apply_file(module, plan, parent_mode=0o755, validate=None):
     """Carry out ``plan`` (a FilePlan) outside check mode; no-op when nothing changes.
 
-    Raises FileWriteError (before writing) when the directory cannot be made.
+    Raises FileWriteError (before writing) when the directory cannot be made. ``validate(tmp_path)``, when given, is
+    called on the complete new file before it is moved into place (as ``copy``'s ``validate`` does); whatever it
+    raises leaves the old file as it was and no temporary file behind.
 
     The new text goes to a temporary file in the target's directory, then
     ``module.atomic_move`` puts it in place, so a reader never sees half a file and an
@@ -135,6 +137,8 @@ def apply_file(module, plan, parent_mode=0o755):
         with (os.fdopen(fd, 'wb') if isinstance(plan.after, bytes) else os.fdopen(fd, 'w', encoding='utf-8')) as handle:
             handle.write(plan.after)
         os.chmod(tmp_path, plan.mode if plan.mode is not None else 0o644)
+        if validate is not None:
+            validate(tmp_path)
         try:
             module.atomic_move(tmp_path, plan.path)
         finally:

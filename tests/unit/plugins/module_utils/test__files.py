@@ -84,6 +84,22 @@ def test_missing_parent_is_created_only_one_level_deep(tmp_path, ansible_module)
     assert not (tmp_path / 'no').exists()
 
 
+def test_validate_sees_the_whole_new_file_before_it_is_in_place_and_a_refusal_keeps_the_old(tmp_path, ansible_module):
+    path = tmp_path / 'drop-in.conf'
+    path.write_text('old\n')
+    seen = []
+
+    def refuse(tmp):
+        seen.append((tmp, open(tmp).read(), path.read_text()))
+        raise RefusedError('no')
+    with pytest.raises(RefusedError):
+        apply_file(ansible_module(), plan_file(str(path), 'new\n', 0o644), validate=refuse)
+    assert seen[0][1:] == ('new\n', 'old\n') and os.path.dirname(seen[0][0]) == str(tmp_path)
+    assert path.read_text() == 'old\n' and sorted(os.listdir(str(tmp_path))) == ['drop-in.conf']
+    assert apply_file(ansible_module(), plan_file(str(path), 'new\n', 0o644), validate=seen.append)
+    assert path.read_text() == 'new\n' and len(seen) == 2
+
+
 def test_read_kernel_text_is_empty_when_unreadable(tmp_path):
     path = tmp_path / 'cmdline'
     path.write_bytes(b'root=/dev/vda1 \xff quiet\n')

@@ -22,14 +22,14 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.lowmem.vps.plugins.module_utils import sysctl as sysctl_utils, zswap as zswap_utils
 from ansible_collections.lowmem.vps.plugins.module_utils.result import report
 from ansible_collections.lowmem.vps.plugins.modules import (
-    compose_limits, docker_daemon_json, earlyoom, journald_caps, kernel_cleanup, openpgp_keyring, swapfile,
+    compose_limits, docker_daemon_json, earlyoom, journald_caps, kernel_cleanup, openpgp_keyring, sshd_penalty_exempt,
+    swapfile,
     sysctl_dropin, timer_units, zswap,
 )
 from ansible_collections.lowmem.vps.tests.unit.plugins.module_utils.test__openpgp import ED25519_FPR, fixture
 from ansible_collections.lowmem.vps.tests.unit.plugins.modules import (
     test_compose_limits, test_docker_daemon_json, test_earlyoom, test_journald_caps, test_kernel_cleanup, test_oom_protect,
-    test_timer_units,
-    test_zswap,
+    test_sshd_penalty_exempt, test_timer_units, test_zswap,
 )
 
 
@@ -153,6 +153,23 @@ def test_timer_units_written_then_daemon_reload_fails(tmp_path, monkeypatch, mod
     assert (host.unit_dir / test_timer_units.TIMER).read_text() == test_timer_units.TIMER_TEXT
 
 
+def test_sshd_penalty_exempt_written_then_reload_fails(tmp_path, monkeypatch, module_runner, commands_in_path):
+    host = test_sshd_penalty_exempt.Host(tmp_path, commands_in_path)
+    monkeypatch.setenv('FAKE_FAIL', 'reload')
+    code, result = module_runner(sshd_penalty_exempt.main, host.params())
+    assert_changed_failure(code, result, '`systemctl reload ssh` failed')
+    assert host.path.read_text() == result['diff'][0]['after'] and 'PerSourcePenaltyExemptList' in host.path.read_text()
+
+
+def test_sshd_penalty_exempt_removed_then_reload_fails(tmp_path, monkeypatch, module_runner, commands_in_path):
+    host = test_sshd_penalty_exempt.Host(tmp_path, commands_in_path)
+    host.path.write_text('PerSourcePenaltyExemptList 127.0.0.1\n')
+    monkeypatch.setenv('FAKE_FAIL', 'reload')
+    code, result = module_runner(sshd_penalty_exempt.main, host.params(exempt=[]))
+    assert_changed_failure(code, result, 'removed, but `systemctl reload ssh` failed')
+    assert not host.path.exists() and result['diff'][0]['after'] == ''
+
+
 # ---------------------------------------------------------------- atomic_move fails after the rename
 
 @pytest.fixture
@@ -214,3 +231,10 @@ def test_timer_units_moved_in_then_the_task_broke(tmp_path, module_runner, move_
     code, result = module_runner(timer_units.main, host.params())
     assert_changed_failure(code, result, 'Input/output error after the rename')
     assert (host.unit_dir / (test_timer_units.NAME + '.service')).exists() and host.calls() == []
+
+
+def test_sshd_penalty_exempt_moved_in_then_the_task_broke(tmp_path, module_runner, move_then_fail, commands_in_path):
+    host = test_sshd_penalty_exempt.Host(tmp_path, commands_in_path)
+    code, result = module_runner(sshd_penalty_exempt.main, host.params())
+    assert_changed_failure(code, result, 'Input/output error after the rename')
+    assert host.path.exists() and not any('systemctl' in call for call in host.calls())
